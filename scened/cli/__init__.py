@@ -1,0 +1,28 @@
+"""The ``scened`` command line.  Each sub-command lives in its own module."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from scened import __version__
+from scened.cli.classify import classify
+from scened.cli.errors import ScenedGroup
+
+
+@click.group(cls=ScenedGroup)
+@click.version_option(__version__, prog_name="scened")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def main(verbose: int) -> None:
+    """Tag photo libraries with camera-scene keywords that photo tools can read."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+main.add_command(classify)

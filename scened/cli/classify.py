@@ -1,0 +1,79 @@
+"""``scened classify IMG...``: top-3 classes and the default policy's tags, per image."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from scened.errors import ScenedError
+from scened.imaging import load_for_model
+from scened.model import load_classifier, predict_images
+from scened.plugins import get_plugin_manager
+from scened.policies import build_policy
+from scened.types import Prediction
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@click.option(
+    "--model",
+    "model_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A model folder (default: the bundled model).",
+)
+@click.option(
+    "--runtime",
+    type=click.Choice(["litert", "keras"]),
+    default="litert",
+    show_default=True,
+    help="litert runs the TFLite export; keras needs TensorFlow.",
+)
+@click.option("--policy", "policy_name", default="default", show_default=True,
+              help="Tag policy used to choose the tags.")
+def classify(
+    images: tuple[Path, ...], as_json: bool, model_dir: Path | None, runtime: str,
+    policy_name: str,
+) -> None:
+    """Print the top 3 classes and the chosen tags for each image.
+
+    An image that cannot be read is reported and the others still go through;
+    the exit status is 1 when any failed.
+    """
+    classifier = load_classifier(model_dir, runtime=runtime)  # type: ignore[arg-type]
+    policy = build_policy(get_plugin_manager(), policy_name, {})
+    failures = 0
+    for path in images:
+        try:
+            pixels = load_for_model(path, size=classifier.input_size)
+        except ScenedError as exc:
+            failures += 1
+            _report_failure(path, exc, as_json)
+            continue
+        (prediction,) = predict_images(classifier, pixels[None])
+        tags = policy.choose(prediction)
+        _report(path, prediction, tags, as_json)
+    if failures:
+        raise SystemExit(1)
+
+
+def _report(path: Path, prediction: Prediction, tags: list[str], as_json: bool) -> None:
+    top = prediction.top(3)
+    if as_json:
+        record = {"path": str(path), "top": [[c, round(p, 6)] for c, p in top], "tags": tags}
+        click.echo(json.dumps(record, ensure_ascii=False))
+        return
+    click.echo(f"{path}")
+    for name, probability in top:
+        click.echo(f"  {name:<14} {probability:6.1%}")
+    click.echo(f"  tags: {', '.join(tags)}")
+
+
+def _report_failure(path: Path, error: ScenedError, as_json: bool) -> None:
+    reason = error.message
+    if as_json:
+        click.echo(json.dumps({"path": str(path), "error": reason}, ensure_ascii=False))
+    else:
+        click.echo(f"{path}: error: {reason}", err=True)

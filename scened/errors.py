@@ -1,0 +1,71 @@
+"""Typed errors.  Every error a user can cause carries the path it is about.
+
+The CLI turns these into one line and an exit code in one place
+(:func:`scened.cli.errors.handle_errors`); library code never prints.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ScenedError(Exception):
+    """Base class for every error scened reports to a user."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, path: Path | str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = Path(path) if path is not None else None
+
+    def __str__(self) -> str:
+        if self.path is None:
+            return self.message
+        return f"{self.path}: {self.message}"
+
+
+class ConfigError(ScenedError):
+    """The configuration file is invalid; ``key`` names the offending key."""
+
+    exit_code = 78  # EX_CONFIG
+
+    def __init__(self, message: str, path: Path | str | None = None, key: str | None = None):
+        super().__init__(message, path)
+        self.key = key
+
+    def __str__(self) -> str:
+        where = str(self.path) if self.path else "configuration"
+        if self.key:
+            where += f": {self.key}"
+        return f"{where}: {self.message}"
+
+
+class ImageError(ScenedError):
+    """A photo cannot be read or decoded as an image."""
+
+    exit_code = 65  # EX_DATAERR
+
+
+class UnsupportedImageError(ImageError):
+    """The file is an image, but of a type or colour mode that is not accepted."""
+
+
+class ImageTooLargeError(ImageError):
+    """The image has more pixels than allowed (a decompression bomb guard)."""
+
+
+class ModelError(ScenedError):
+    """The model files are missing, damaged or do not match the label list."""
+
+    exit_code = 70  # EX_SOFTWARE
+
+
+class MetadataError(ScenedError):
+    """Keywords could not be written to, read from or removed from a photo."""
+
+    exit_code = 74  # EX_IOERR
+
+
+class PluginError(ScenedError):
+    """A plugin, sink or policy is unknown or misbehaved."""

@@ -1,0 +1,64 @@
+"""The hooks a scened plugin can implement.
+
+A plugin is a module (or object) whose functions are decorated with
+``@scened.hookimpl`` and whose distribution declares an entry point in the
+``scened`` group::
+
+    [project.entry-points.scened]
+    my_plugin = "my_package.my_plugin"
+
+scened's own sinks and policies are plugins found exactly the same way (the
+``scened_plugins`` package built from the repository's ``plugins/`` folder).
+Hooks are always called with keyword arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pluggy
+
+from scened.types import PolicyFactory, Prediction, SinkFactory
+
+hookspec = pluggy.HookspecMarker("scened")
+
+#: ``register(name, factory)``: offered to :func:`register_sinks`.
+RegisterSink = Callable[[str, SinkFactory], None]
+#: ``register(name, factory)``: offered to :func:`register_policies`.
+RegisterPolicy = Callable[[str, PolicyFactory], None]
+
+
+@hookspec
+def register_sinks(register: RegisterSink) -> None:
+    """Register output sinks.
+
+    Call ``register(name, factory)`` once per sink.  ``factory(options)`` gets the
+    sink's options from the configuration (a mapping, possibly empty) and returns
+    an object with ``write(result, dry_run=...)``, ``untag(path, dry_run=...)``
+    and ``close()`` (see :class:`scened.types.Sink`).  It should raise
+    :class:`scened.errors.ConfigError` naming the key for invalid options.
+    Registering a name twice is an error.
+    """
+
+
+@hookspec
+def register_policies(register: RegisterPolicy) -> None:
+    """Register tag-selection policies.
+
+    Call ``register(name, factory)`` once per policy.  ``factory(options)`` returns
+    an object whose ``choose(prediction)`` returns the list of tags to write
+    (see :class:`scened.types.Policy`).
+    """
+
+
+@hookspec
+def photo_tagged(
+    path: Path, tags: list[str], prediction: Prediction, library: str, dry_run: bool
+) -> None:
+    """Called after a photo's tags were chosen and every sink has written them.
+
+    An event for plugins that want to react (notifications, statistics).  With
+    ``dry_run`` nothing was written.  An exception raised here is logged and does
+    not fail the photo.
+    """

@@ -1,0 +1,33 @@
+"""Looks up tag policies registered through the ``register_policies`` hook."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pluggy
+
+from scened.errors import PluginError
+from scened.types import Policy, PolicyFactory
+
+
+def registered_policies(pm: pluggy.PluginManager) -> dict[str, PolicyFactory]:
+    """Every policy factory that the loaded plugins register, by name."""
+    found: dict[str, PolicyFactory] = {}
+
+    def register(name: str, factory: PolicyFactory) -> None:
+        if name in found:
+            raise PluginError(f"policy {name!r} is registered twice")
+        found[name] = factory
+
+    pm.hook.register_policies(register=register)
+    return found
+
+
+def build_policy(pm: pluggy.PluginManager, name: str, options: Mapping[str, Any]) -> Policy:
+    """The policy ``name`` built with ``options``; a clear error for an unknown name."""
+    factories = registered_policies(pm)
+    if name not in factories:
+        known = ", ".join(sorted(factories)) or "none"
+        raise PluginError(f"unknown policy {name!r} (registered: {known})")
+    return factories[name](options)

@@ -1,0 +1,68 @@
+"""The small value types that flow between the model, policies and sinks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Softmax output of the model for one image, with the class names it refers to."""
+
+    probabilities: tuple[float, ...]
+    classes: tuple[str, ...]
+    model_id: str
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        """The ``k`` most probable classes, most probable first."""
+        order = sorted(range(len(self.probabilities)), key=lambda i: -self.probabilities[i])
+        return [(self.classes[i], self.probabilities[i]) for i in order[:k]]
+
+
+@dataclass(frozen=True)
+class TagResult:
+    """What a sink is asked to write for one photo."""
+
+    path: Path
+    tags: tuple[str, ...]
+    prediction: Prediction
+    policy: str
+    library: str = "default"
+    tagged_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class Policy(Protocol):
+    """Chooses the tags for one prediction."""
+
+    def choose(self, prediction: Prediction) -> list[str]: ...
+
+
+class PolicyFactory(Protocol):
+    """Builds a policy from its options (the table under a library's ``policy``)."""
+
+    def __call__(self, options: Mapping[str, Any]) -> Policy: ...
+
+
+class Sink(Protocol):
+    """Writes tags somewhere.  Raises :class:`scened.errors.ScenedError` on failure."""
+
+    def write(self, result: TagResult, *, dry_run: bool = False) -> None: ...
+
+    def untag(self, path: Path, *, dry_run: bool = False) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SinkFactory(Protocol):
+    """Builds a sink from its options (the table of one entry of a library's ``sinks``)."""
+
+    def __call__(self, options: Mapping[str, Any]) -> Sink: ...
+
+
+def as_float_tuple(values: Sequence[float]) -> tuple[float, ...]:
+    """Plain Python floats, so predictions serialise to JSON and compare simply."""
+    return tuple(float(v) for v in values)

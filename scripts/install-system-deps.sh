@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian packages the test suite uses as independent oracles and drivers:
+# exiftool and exiv2 read back what scened writes, chromium + chromedriver run the
+# scraper tests, systemd provides systemd-analyze for the unit files.
+set -euo pipefail
+packages=(libimage-exiftool-perl exiv2 chromium chromium-driver systemd python3-venv)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
