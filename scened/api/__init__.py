@@ -1,0 +1,1 @@
+"""The REST API (`POST /classify`) served by `scened serve`."""

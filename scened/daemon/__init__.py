@@ -1,0 +1,1 @@
+"""The library scanner, the state database and the scheduler behind `scened run`."""

@@ -1,0 +1,1 @@
+"""Reading and writing keywords in photos and sidecars (XMP, IPTC)."""
