@@ -1,0 +1,99 @@
+"""The ``xmp`` sink (the default): keywords embedded in the photo, or in a sidecar.
+
+Embedded XMP + IPTC for JPEG, PNG, TIFF and DNG; embedded XMP only for WebP
+(exiv2 drops IPTC there); an XMP sidecar for camera RAW and HEIC/HEIF/AVIF, which
+exiv2 cannot write safely, and for photos the user marked read-only.
+
+Options: ``root`` (hierarchy root, default ``Scenes``), ``iptc`` (default true),
+``sidecar_naming`` (``adobe``: photo.xmp, default; ``digikam``: photo.ext.xmp),
+``read_only`` (``sidecar``, default: read-only photos get a sidecar; ``skip``:
+they get nothing; ``ignore``: written like any other, mode kept).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from scened import hookimpl
+from scened.errors import MetadataError
+from scened.hookspecs import RegisterSink
+from scened.metadata.fields import KeywordOptions
+from scened.metadata.formats import (
+    Placement,
+    SidecarNaming,
+    is_marked_read_only,
+    placement_for,
+    sidecar_for,
+)
+from scened.metadata.options import OptionReader, keyword_options, sidecar_naming
+from scened.metadata.tagger import KeywordWriter
+from scened.types import Sink, TagResult
+
+log = logging.getLogger(__name__)
+
+
+class XmpSink:
+    """Writes keywords where the format allows, in a sidecar where it does not."""
+
+    def __init__(
+        self,
+        keywords: KeywordOptions,
+        naming: SidecarNaming = SidecarNaming.ADOBE,
+        read_only: str = "sidecar",
+        writer: KeywordWriter | None = None,
+    ) -> None:
+        self.keywords = keywords
+        self.naming = naming
+        self.read_only = read_only
+        self.writer = writer or KeywordWriter()
+
+    def write(self, result: TagResult, *, dry_run: bool = False) -> None:
+        photo = result.path
+        if not photo.exists():
+            raise MetadataError("photo not found", photo)
+        placement = self._placement(photo)
+        model_id = result.prediction.model_id
+        if placement is Placement.UNSUPPORTED:
+            raise MetadataError(
+                f"cannot hold keywords ({photo.suffix or 'no extension'}); "
+                "use the sidecar sink for such files",
+                photo,
+            )
+        if placement is Placement.SIDECAR:
+            sidecar = sidecar_for(photo, self.naming)
+            self.writer.tag_sidecar(
+                sidecar, photo, result.tags, self.keywords, model_id=model_id, dry_run=dry_run
+            )
+        elif self.read_only == "skip" and is_marked_read_only(photo):
+            log.info("%s is read-only: not tagged", photo)
+        else:
+            self.writer.tag_file(
+                photo, result.tags, self.keywords, model_id=model_id, dry_run=dry_run
+            )
+
+    def _placement(self, photo: Path) -> Placement:
+        respect = self.read_only == "sidecar"
+        return placement_for(photo, respect_read_only=respect)
+
+    def untag(self, path: Path, *, dry_run: bool = False) -> None:
+        self.writer.untag_photo(path, dry_run=dry_run)
+
+    def close(self) -> None:
+        """Nothing to release: the metadata worker is shared by the process."""
+
+
+def xmp_sink(options: Mapping[str, Any]) -> Sink:
+    reader = OptionReader(options, ("root", "iptc", "sidecar_naming", "read_only"), "xmp sink")
+    return XmpSink(
+        keywords=keyword_options(reader),
+        naming=sidecar_naming(reader, "sidecar_naming"),
+        read_only=reader.choice("read_only", "sidecar", ("sidecar", "skip", "ignore")),
+    )
+
+
+@hookimpl
+def register_sinks(register: RegisterSink) -> None:
+    register("xmp", xmp_sink)

@@ -1,0 +1,142 @@
+"""The FastAPI application: ``create_app(settings, classifier=None, pm=None)``.
+
+The classifier is injected (tests pass a fake) or, when ``None``, the model of
+``settings.model_dir`` (the bundled model by default) is loaded at startup by
+the lifespan, in a thread, never at import time.  A model that fails to load
+leaves the server up with ``GET /health`` answering 503 and the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import pluggy
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from scened import __version__
+from scened.api.batcher import MicroBatcher
+from scened.api.errors import ApiError, ErrorCode, install_error_handlers
+from scened.api.settings import ApiSettings
+from scened.errors import ScenedError
+from scened.model import Classifier, load_classifier
+from scened.plugins import get_plugin_manager
+from scened.policies import build_policy
+from scened.types import Policy
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """Scene tags for images: `POST /classify` with `{"images": ["<base64>", ...]}`
+answers `{"tags": [[...], ...]}`, one tag list per image in request order.
+Errors answer `{"error": <code>, "message": <text>, "index": <entry of images>}`."""
+
+
+@dataclass
+class ApiState:
+    """What the request handlers share, kept on ``app.state.scened``."""
+
+    settings: ApiSettings
+    pm: pluggy.PluginManager
+    token: str | None
+    default_policy: Policy
+    classifier: Classifier | None = None
+    batcher: MicroBatcher | None = None
+    load_error: str | None = None
+    decode_pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(thread_name_prefix="scened-decode")
+    )
+
+    def ready_batcher(self) -> MicroBatcher:
+        """The batcher, or a 503 while no model is loaded."""
+        if self.batcher is None:
+            reason = self.load_error or "the model is still loading"
+            raise ApiError(503, ErrorCode.MODEL_NOT_READY, reason)
+        return self.batcher
+
+    def policy(self, name: str | None) -> Policy:
+        """The default policy, or the registered policy ``name`` (400 if unknown)."""
+        if name is None or name == self.settings.policy:
+            return self.default_policy
+        try:
+            return build_policy(self.pm, name, {})
+        except ScenedError as exc:
+            raise ApiError(400, ErrorCode.UNKNOWN_POLICY, exc.message) from None
+
+
+def create_app(
+    settings: ApiSettings | None = None,
+    classifier: Classifier | None = None,
+    pm: pluggy.PluginManager | None = None,
+) -> FastAPI:
+    """The API for ``settings``, serving ``classifier`` (default: load the model at startup)."""
+    from scened.api.routes import router
+
+    settings = settings or ApiSettings()
+    pm = pm or get_plugin_manager()
+    state = ApiState(
+        settings=settings,
+        pm=pm,
+        token=settings.resolved_token(),
+        default_policy=build_policy(pm, settings.policy, {}),
+        classifier=classifier,
+    )
+    app = FastAPI(title="scened", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
+    app.state.scened = state
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.include_router(router)
+    return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: ApiState = app.state.scened
+    if state.classifier is None:
+        await _load_model(state)
+    if state.classifier is not None:
+        state.batcher = MicroBatcher(
+            state.classifier,
+            max_batch=state.settings.batch_size,
+            max_wait_s=state.settings.batch_wait_ms / 1000,
+        )
+        state.batcher.start()
+    _log_startup(state)
+    try:
+        yield
+    finally:
+        if state.batcher is not None:
+            await state.batcher.stop()
+            state.batcher = None
+        state.decode_pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _load_model(state: ApiState) -> None:
+    settings = state.settings
+    try:
+        state.classifier = await asyncio.to_thread(
+            load_classifier, settings.model_dir, settings.runtime
+        )
+    except ScenedError as exc:
+        state.load_error = f"cannot load the model: {exc}"
+        log.error("%s", state.load_error)
+
+
+def _log_startup(state: ApiState) -> None:
+    model = state.classifier.model_id if state.classifier is not None else "none"
+    log.info(
+        "scened API: model %s, bearer token %s, CORS origins %s",
+        model,
+        "required" if state.token else "off",
+        ", ".join(state.settings.cors_origins) or "off",
+    )

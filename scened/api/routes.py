@@ -1,0 +1,167 @@
+"""The endpoints: ``POST /classify`` (the SPEC's contract) and ``GET /health``.
+
+Blocking work (JSON parsing, base64, image decoding) runs in the decode thread
+pool and the model in the micro-batcher's thread, so the event loop only moves
+bytes and futures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query, Request, Security
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from scened.api.app import ApiState
+from scened.api.decode import ImageLimits, decode_image, parse_images
+from scened.api.errors import ApiError, ErrorCode
+from scened.api.schemas import (
+    ClassifyRequest,
+    ClassifyResponse,
+    HealthResponse,
+    error_responses,
+)
+from scened.classes import CLASSES
+from scened.types import Prediction
+
+router = APIRouter()
+_bearer = HTTPBearer(auto_error=False, description="Required when the server has a token")
+#: How much of an over-limit body is read and discarded so the client gets the 413.
+_DRAIN_FACTOR = 4
+
+
+def get_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.scened
+    return state
+
+
+def require_token(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+) -> None:
+    """401 unless no token is configured or the request carries it (constant-time compare)."""
+    expected = get_state(request).token
+    if expected is None:
+        return
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+        raise ApiError(401, ErrorCode.UNAUTHORIZED, "a valid bearer token is required")
+
+
+_CLASSIFY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": ClassifyRequest.model_json_schema()}},
+    }
+}
+
+
+@router.post(
+    "/classify",
+    response_model=ClassifyResponse,
+    response_model_exclude_none=True,
+    responses=error_responses(400, 401, 413, 503),
+    openapi_extra=_CLASSIFY_BODY,
+    dependencies=[Depends(require_token)],
+    summary="Tags for a batch of images",
+)
+async def classify(
+    request: Request,
+    policy: Annotated[
+        str | None, Query(description="A registered tag policy (default: the SPEC's)")
+    ] = None,
+    top: Annotated[
+        int | None,
+        Query(ge=1, le=len(CLASSES), description="Also answer the top N classes per image"),
+    ] = None,
+) -> dict[str, Any]:
+    """Answer ``{"tags": [[...], ...]}``: one tag list per image, in request order.
+
+    The body is ``{"images": ["<base64>", ...]}``; each entry is plain base64 or a
+    ``data:image/...;base64,`` URL of a JPEG or PNG in the RGB, RGBA or CMYK mode.
+    """
+    state = get_state(request)
+    batcher = state.ready_batcher()
+    chosen_policy = state.policy(policy)
+    body = await read_body(request, state.settings.max_body_bytes)
+    loop = asyncio.get_running_loop()
+    images = await loop.run_in_executor(
+        state.decode_pool, parse_images, body, state.settings.max_images
+    )
+    pixels = await decode_all(state, images)
+    predictions = await batcher.predict(pixels)
+    answer: dict[str, Any] = {"tags": [chosen_policy.choose(p) for p in predictions]}
+    if top is not None:
+        answer["top"] = [_top(p, top) for p in predictions]
+    return answer
+
+
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse, "description": "The model is not ready"}},
+    summary="Readiness and the model's id",
+)
+async def health(request: Request) -> JSONResponse:
+    """200 with the model id when ready to classify, else 503 with the reason."""
+    state = get_state(request)
+    classifier = state.classifier if state.batcher is not None else None
+    status = "ok" if classifier is not None else ("error" if state.load_error else "loading")
+    report = HealthResponse(
+        status=status,
+        ready=classifier is not None,
+        model_id=classifier.model_id if classifier is not None else None,
+        classes=len(classifier.classes) if classifier is not None else None,
+        error=state.load_error,
+    )
+    return JSONResponse(report.model_dump(), status_code=200 if report.ready else 503)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, or a 413 once it passes ``limit`` bytes.
+
+    An over-limit body is read on (and thrown away) up to a few times the limit,
+    so that the client, still sending, gets the 413 instead of a reset connection.
+    """
+    received = bytearray()
+    for_nothing = 0
+    async for chunk in request.stream():
+        if len(received) + len(chunk) <= limit and not for_nothing:
+            received += chunk
+            continue
+        for_nothing += len(chunk)
+        if for_nothing > _DRAIN_FACTOR * limit:
+            break
+    if for_nothing:
+        raise ApiError(
+            413, ErrorCode.BODY_TOO_LARGE, f"the body is larger than the limit of {limit:,} bytes"
+        )
+    return bytes(received)
+
+
+async def decode_all(state: ApiState, images: list[object]) -> np.ndarray:
+    """Decode every entry in the thread pool; the lowest failing index wins."""
+    size = state.classifier.input_size if state.classifier is not None else 0
+    limits = ImageLimits(state.settings.max_image_bytes, state.settings.max_pixels, size)
+    loop = asyncio.get_running_loop()
+    decoded = await asyncio.gather(
+        *(
+            loop.run_in_executor(state.decode_pool, decode_image, index, entry, limits)
+            for index, entry in enumerate(images)
+        ),
+        return_exceptions=True,
+    )
+    for result in decoded:
+        if isinstance(result, BaseException):
+            raise result
+    if not decoded:
+        return np.zeros((0, size, size, 3), dtype=np.uint8)
+    return np.stack(decoded)  # type: ignore[arg-type]
+
+
+def _top(prediction: Prediction, count: int) -> list[dict[str, object]]:
+    return [{"class": name, "probability": p} for name, p in prediction.top(count)]

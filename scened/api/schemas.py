@@ -1,0 +1,70 @@
+"""The JSON shapes of the API, as pydantic models (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from scened.api.errors import ErrorCode
+
+
+class ClassifyRequest(BaseModel):
+    """The body of ``POST /classify`` (the SPEC's contract)."""
+
+    images: list[str] = Field(
+        description="Images as plain base64 or as data:image/...;base64, URLs. "
+        "JPEG and PNG (by content), colour modes RGB, RGBA and CMYK.",
+        examples=[["/9j/4AAQSkZJRgABAQ..."]],
+    )
+
+
+class ClassProbability(BaseModel):
+    """One class and its softmax probability."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    class_: str = Field(alias="class", description="A class name (SPEC's 36 classes).")
+    probability: float
+
+
+class ClassifyResponse(BaseModel):
+    """One tag list per image, in request order; ``top`` only when ``?top=`` asked for it."""
+
+    tags: list[list[str]] = Field(examples=[[["Nature", "Coast"], ["Portrait", "Family"]]])
+    top: list[list[ClassProbability]] | None = Field(
+        default=None,
+        description="The most probable classes of each image, most probable first "
+        "(present only with ?top=).",
+    )
+
+
+class ErrorResponse(BaseModel):
+    """What every error answers: which error, in words, and which entry of ``images``."""
+
+    error: ErrorCode
+    message: str
+    index: int | None = Field(
+        default=None, description="The entry of images that caused the error, if one did."
+    )
+
+
+class HealthResponse(BaseModel):
+    """Readiness of the server and the model it serves."""
+
+    status: str = Field(description="ok, loading or error")
+    ready: bool
+    model_id: str | None
+    classes: int | None = Field(description="How many classes the model knows.")
+    error: str | None = None
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the given error statuses."""
+    described = {
+        400: "A client error of the SPEC's table, or another invalid input",
+        401: "A bearer token is configured and the request lacks the right one",
+        413: "The body, one image, or the number of images is over the configured limit",
+        503: "The model is not loaded (yet)",
+    }
+    return {s: {"model": ErrorResponse, "description": described[s]} for s in statuses}

@@ -1,0 +1,171 @@
+"""Settings of the REST API: defaults, the config file's ``[api]`` table, environment.
+
+Precedence, lowest first: the defaults below, a mapping (the ``[api]`` table of
+the configuration file), then ``SCENED_API_*`` environment variables.  The bearer
+token is read from ``token`` or from the environment variable named by
+``token_env`` (``SCENED_API_TOKEN`` by default); it is kept out of ``repr`` so
+that it never reaches a log line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scened.errors import ConfigError
+from scened.model.runtime import Runtime
+
+ENV_PREFIX = "SCENED_API_"
+DEFAULT_TOKEN_ENV = "SCENED_API_TOKEN"
+
+_INT_FIELDS = (
+    "port",
+    "workers",
+    "max_images",
+    "max_body_bytes",
+    "max_image_bytes",
+    "max_pixels",
+    "batch_size",
+)
+_FLOAT_FIELDS = ("batch_wait_ms",)
+_STR_FIELDS = ("host", "token_env", "runtime", "policy")
+_OPTIONAL_STR_FIELDS = ("token",)
+_PATH_FIELDS = ("model_dir",)
+_LIST_FIELDS = ("cors_origins",)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Everything ``create_app`` and ``scened serve`` need to know."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    token: str | None = field(default=None, repr=False)
+    token_env: str = DEFAULT_TOKEN_ENV
+    cors_origins: tuple[str, ...] = ()
+    #: Most images in one request (more → 413).
+    max_images: int = 64
+    #: Largest request body in bytes (more → 413).
+    max_body_bytes: int = 64 * 1024 * 1024
+    #: Largest single decoded image file in bytes (more → 413).
+    max_image_bytes: int = 16 * 1024 * 1024
+    #: Most pixels of one image (more → 400, a decompression bomb guard).
+    max_pixels: int = 60_000_000
+    #: Most images run through the model at once by the micro-batcher.
+    batch_size: int = 16
+    #: How long the micro-batcher waits for more requests before it runs the model.
+    batch_wait_ms: float = 3.0
+    #: The default tag policy (``?policy=`` chooses another registered one).
+    policy: str = "default"
+    model_dir: Path | None = None
+    runtime: Runtime = "litert"
+
+    def resolved_token(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The bearer token: ``token`` if set, else the variable named by ``token_env``."""
+        if self.token:
+            return self.token
+        environ = os.environ if environ is None else environ
+        return environ.get(self.token_env) or None
+
+    def replace(self, **changes: Any) -> ApiSettings:
+        """A copy with ``changes`` applied (``None`` values are ignored) and validated."""
+        updated = dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        updated.validate()
+        return updated
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the key of the first invalid value."""
+        for name in _INT_FIELDS:
+            if getattr(self, name) < (0 if name == "port" else 1):
+                raise ConfigError("must be a positive number", key=f"api.{name}")
+        if self.port > 65535:
+            raise ConfigError("must be a port number (0-65535)", key="api.port")
+        if self.batch_wait_ms < 0:
+            raise ConfigError("must not be negative", key="api.batch_wait_ms")
+        if self.runtime not in ("litert", "keras"):
+            raise ConfigError("must be litert or keras", key="api.runtime")
+
+    @classmethod
+    def load(
+        cls,
+        table: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> ApiSettings:
+        """Defaults, overridden by ``table`` (the ``[api]`` table), then by the environment."""
+        settings = cls().replace(**_from_table(table or {}))
+        return settings.replace(**_from_environ(os.environ if environ is None else environ))
+
+
+def _from_table(table: Mapping[str, Any]) -> dict[str, Any]:
+    known = {f.name for f in dataclasses.fields(ApiSettings)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(f"unknown key (known: {', '.join(sorted(known))})", key=f"api.{key}")
+        values[key] = _convert(key, value)
+    return values
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(ApiSettings):
+        raw = environ.get(ENV_PREFIX + f.name.upper())
+        if raw is not None and raw != "":
+            values[f.name] = _convert(f.name, raw)
+    return values
+
+
+def _convert(key: str, value: Any) -> Any:
+    """``value`` (from TOML or a string from the environment) as the field's type."""
+    try:
+        if key in _INT_FIELDS:
+            return _as_int(value)
+        if key in _FLOAT_FIELDS:
+            return float(value)
+        if key in _LIST_FIELDS:
+            return _as_origins(value)
+        if key in _PATH_FIELDS:
+            return Path(str(value)).expanduser()
+        if key in _STR_FIELDS + _OPTIONAL_STR_FIELDS and isinstance(value, str):
+            return value
+    except (TypeError, ValueError):
+        pass
+    raise ConfigError(
+        f"invalid value {value!r}" if key != "token" else "invalid value", key=f"api.{key}"
+    )
+
+
+def _as_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise TypeError(value)
+    return int(value)
+
+
+def _as_origins(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(o.strip() for o in value.split(",") if o.strip())
+    if isinstance(value, list | tuple) and all(isinstance(o, str) for o in value):
+        return tuple(value)
+    raise TypeError(value)
+
+
+def config_table(config_path: Path | None = None) -> dict[str, Any]:
+    """The configuration file's ``[api]`` table, with the ``[model]`` folder and runtime.
+
+    Empty when this installation has no :mod:`scened.config` loader.
+    """
+    try:
+        from scened.config import load_config
+    except ImportError:  # pragma: no cover - only before scened.config exists
+        return {}
+    config = load_config(config_path)
+    table: dict[str, Any] = dict(config.api)
+    if config.model.path is not None:
+        table["model_dir"] = config.model.path
+    table["runtime"] = config.model.runtime
+    return table

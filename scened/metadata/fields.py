@@ -1,0 +1,191 @@
+"""Which keyword fields scened writes, and how new tags merge with what is there.
+
+Pure Python, no exiv2: the plans computed here are carried out by the metadata
+worker (:mod:`scened.metadata.exiv2ops`).
+
+What scened added to each field is recorded in its own XMP namespace
+(``Xmp.scened.*``) inside the same file or sidecar, so a re-tag replaces only
+scened's previous keywords and ``scened untag`` removes exactly those, with or
+without the daemon's database.  A value the user had before scened added it is
+never recorded as scened's, so it is never removed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+#: scened's private XMP namespace (registered with exiv2 in the worker).
+SCENED_NS = "http://ns.scened.dev/xmp/1.0/"
+SCENED_PREFIX = "scened"
+
+SUBJECT = "Xmp.dc.subject"
+HIERARCHICAL = "Xmp.lr.hierarchicalSubject"
+TAGS_LIST = "Xmp.digiKam.TagsList"
+IPTC_KEYWORDS = "Iptc.Application2.Keywords"
+IPTC_CHARSET = "Iptc.Envelope.CharacterSet"
+#: ISO 2022 escape sequence declaring UTF-8 (IPTC IIM 1:90 CodedCharacterSet).
+IPTC_UTF8 = "\x1b%G"
+#: IPTC IIM limits Keywords (2:25) to 64 bytes.
+IPTC_KEYWORD_MAX_BYTES = 64
+
+#: The chosen tags, as the policy returned them (for readers and ``untag``).
+RECORD_TAGS = "Xmp.scened.Tags"
+#: The model that produced them.
+RECORD_MODEL = "Xmp.scened.Model"
+#: ``"True"`` when scened declared the IPTC character set (absent before).
+RECORD_CHARSET = "Xmp.scened.SetCodedCharacterSet"
+#: For each keyword field, the record of the values scened added to it.
+RECORD_OF: dict[str, str] = {
+    SUBJECT: "Xmp.scened.Subject",
+    HIERARCHICAL: "Xmp.scened.HierarchicalSubject",
+    TAGS_LIST: "Xmp.scened.TagsList",
+    IPTC_KEYWORDS: "Xmp.scened.IptcKeywords",
+}
+XMP_FIELDS = (SUBJECT, HIERARCHICAL, TAGS_LIST)
+#: Array properties exiv2 would write as rdf:Seq but the XMP spec defines as rdf:Bag.
+BAG_PROPERTIES = (
+    "dc:subject",
+    "lr:hierarchicalSubject",
+    *("scened:" + key.rsplit(".", 1)[1] for key in (RECORD_TAGS, *RECORD_OF.values())),
+)
+
+#: A key's new value: a list of strings, a single string, or ``None`` to delete it.
+FieldValue = list[str] | str | None
+Fields = Mapping[str, FieldValue]
+
+
+@dataclass(frozen=True)
+class KeywordOptions:
+    """How tags become keywords: the hierarchy root and whether IPTC is written."""
+
+    root: str = "Scenes"
+    iptc: bool = True
+
+    def values_for(self, field: str, tags: Sequence[str]) -> list[str]:
+        """The values of ``field`` that stand for ``tags``."""
+        if field == HIERARCHICAL:
+            return [f"{self.root}|{tag}" for tag in tags]
+        if field == TAGS_LIST:
+            return [f"{self.root}/{tag}" for tag in tags]
+        if field == IPTC_KEYWORDS:
+            return [truncate_utf8(tag, IPTC_KEYWORD_MAX_BYTES) for tag in tags]
+        return list(tags)
+
+
+def truncate_utf8(text: str, max_bytes: int) -> str:
+    """``text`` cut to at most ``max_bytes`` of UTF-8, never inside a character.
+
+    IPTC readers reject or mangle longer keywords; the full keyword is still in XMP.
+    """
+    encoded = text.encode("utf-8")
+    if len(encoded) <= max_bytes:
+        return text
+    cut = encoded[:max_bytes].decode("utf-8", errors="ignore")
+    log.warning("IPTC keyword %r is longer than %d bytes; written as %r", text, max_bytes, cut)
+    return cut
+
+
+def as_list(value: object) -> list[str]:
+    """A field value as read by pyexiv2 (absent, one string, or a list) as a list."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [str(item) for item in value]
+    return [str(value)]
+
+
+def _unique(values: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+def _or_delete(values: list[str]) -> list[str] | None:
+    return values or None
+
+
+def plan_tag(
+    current: Mapping[str, object],
+    tags: Sequence[str],
+    options: KeywordOptions,
+    model_id: str = "",
+) -> dict[str, FieldValue]:
+    """The keys to set so that ``current`` carries ``tags`` and keeps the user's keywords.
+
+    ``current`` maps keys to values as read from the file.  Only the values scened
+    recorded as its own are dropped; the new tags are added after the user's
+    keywords, skipping any the user already has (those stay the user's).
+    """
+    iptc = options.iptc and _iptc_is_utf8_or_unset(current)
+    fields = [*XMP_FIELDS, IPTC_KEYWORDS] if iptc else list(XMP_FIELDS)
+    plan: dict[str, FieldValue] = {}
+    for field in fields:
+        user = _user_values(current, field)
+        added = [v for v in _unique(options.values_for(field, tags)) if v not in user]
+        plan[field] = _or_delete(user + added)
+        plan[RECORD_OF[field]] = _or_delete(added)
+    plan[RECORD_TAGS] = _or_delete(_unique(tags))
+    plan[RECORD_MODEL] = model_id or None
+    if iptc and not current.get(IPTC_CHARSET):
+        plan[IPTC_CHARSET] = IPTC_UTF8
+        plan[RECORD_CHARSET] = "True"
+    return plan
+
+
+def _iptc_is_utf8_or_unset(current: Mapping[str, object]) -> bool:
+    """Whether UTF-8 IPTC keywords can go in without re-encoding the user's IPTC.
+
+    A file that declares another IPTC character set keeps its IPTC as it is;
+    scened then writes XMP only (what every current tool reads first anyway).
+    """
+    charset = current.get(IPTC_CHARSET)
+    if charset and charset != IPTC_UTF8:
+        log.warning("IPTC declares character set %r, not UTF-8: writing XMP only", charset)
+        return False
+    return True
+
+
+def plan_untag(current: Mapping[str, object]) -> dict[str, FieldValue]:
+    """The keys to set so that exactly what scened recorded is removed."""
+    plan: dict[str, FieldValue] = {}
+    for field, record in RECORD_OF.items():
+        ours = as_list(current.get(record))
+        if not ours:
+            continue
+        plan[field] = _or_delete(_user_values(current, field))
+        plan[record] = None
+    for record in (RECORD_TAGS, RECORD_MODEL):
+        if current.get(record):
+            plan[record] = None
+    if current.get(RECORD_CHARSET):
+        plan[RECORD_CHARSET] = None
+        if not _other_iptc_left(current, plan):
+            plan[IPTC_CHARSET] = None
+    return plan
+
+
+def _other_iptc_left(current: Mapping[str, object], plan: Mapping[str, FieldValue]) -> bool:
+    """Whether any IPTC dataset besides the character set survives the plan."""
+    iptc_keys = {key for key in current if key.startswith("Iptc.") and key != IPTC_CHARSET}
+    return any(plan.get(key, current[key]) for key in iptc_keys)
+
+
+def _user_values(current: Mapping[str, object], field: str) -> list[str]:
+    ours = set(as_list(current.get(RECORD_OF[field])))
+    return [value for value in _unique(as_list(current.get(field))) if value not in ours]
+
+
+def recorded_tags(current: Mapping[str, object]) -> list[str]:
+    """The tags scened last wrote, as recorded in the file (empty if none)."""
+    return as_list(current.get(RECORD_TAGS))
+
+
+def changes(current: Mapping[str, object], plan: Fields) -> dict[str, FieldValue]:
+    """The part of ``plan`` that differs from ``current`` (empty: nothing to write)."""
+    return {
+        key: value for key, value in plan.items() if as_list(value) != as_list(current.get(key))
+    }

@@ -1,0 +1,148 @@
+"""Writing and removing scened's keywords in photos and sidecars.
+
+The one place that combines the merge plans (:mod:`scened.metadata.fields`), the
+exiv2 worker (:mod:`scened.metadata.client`) and atomic replacement
+(:mod:`scened.metadata.atomic`).  Sinks and ``scened untag`` call these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from scened.errors import MetadataError
+from scened.metadata.atomic import replace_atomically
+from scened.metadata.client import MetadataWorker, shared_worker
+from scened.metadata.fields import (
+    RECORD_OF,
+    RECORD_TAGS,
+    FieldValue,
+    KeywordOptions,
+    changes,
+    plan_tag,
+    plan_untag,
+)
+from scened.metadata.formats import (
+    EMPTY_PACKET,
+    XMP_ONLY,
+    Placement,
+    existing_sidecars,
+    placement_for,
+)
+
+log = logging.getLogger(__name__)
+
+#: Computes the keys to change from what a file holds now.
+Planner = Callable[[Mapping[str, Any]], dict[str, FieldValue]]
+
+
+class KeywordWriter:
+    """Writes tags into files and sidecars through one metadata worker."""
+
+    def __init__(self, worker: MetadataWorker | None = None) -> None:
+        self.worker = worker or shared_worker()
+
+    def read(self, path: Path) -> dict[str, Any]:
+        """Keyword fields and scened's record of ``path`` (a photo or a sidecar)."""
+        return self.worker.read(path)
+
+    def tag_file(
+        self,
+        path: Path,
+        tags: Sequence[str],
+        options: KeywordOptions,
+        *,
+        model_id: str = "",
+        dry_run: bool = False,
+    ) -> bool:
+        """Merge ``tags`` into the metadata embedded in ``path``; whether it changed.
+
+        IPTC is left out where exiv2 cannot write it (WebP), whatever ``options`` say.
+        """
+        if path.suffix.lower() in XMP_ONLY:
+            options = dataclasses.replace(options, iptc=False)
+        return self._apply(path, _tag_planner(tags, options, model_id), dry_run=dry_run)
+
+    def tag_sidecar(
+        self,
+        sidecar: Path,
+        photo: Path,
+        tags: Sequence[str],
+        options: KeywordOptions,
+        *,
+        model_id: str = "",
+        dry_run: bool = False,
+    ) -> bool:
+        """Merge ``tags`` into ``sidecar`` (created if missing); whether it changed."""
+        xmp_only = KeywordOptions(root=options.root, iptc=False)
+        planner = _tag_planner(tags, xmp_only, model_id)
+        if sidecar.exists():
+            return self._apply(sidecar, planner, dry_run=dry_run)
+        if dry_run:
+            log.info("dry run: would create %s with %s", sidecar, list(tags))
+            return True
+        return replace_atomically(
+            sidecar, self._editor(planner, sidecar), initial=EMPTY_PACKET, like=photo
+        )
+
+    def untag(self, path: Path, *, dry_run: bool = False) -> bool:
+        """Remove what scened recorded writing into ``path``; whether it changed."""
+        return self._apply(path, plan_untag, dry_run=dry_run)
+
+    def untag_photo(
+        self, photo: Path, *, dry_run: bool = False, respect_read_only: bool = False
+    ) -> list[Path]:
+        """Remove scened's keywords from ``photo`` and its sidecars; the files changed.
+
+        By default read-only photos are cleaned too: the user asked for it.
+        """
+        changed = []
+        placement = placement_for(photo, respect_read_only=respect_read_only)
+        if placement in (Placement.EMBEDDED, Placement.EMBEDDED_XMP) and self.untag(
+            photo, dry_run=dry_run
+        ):
+            changed.append(photo)
+        changed.extend(s for s in existing_sidecars(photo) if self.untag(s, dry_run=dry_run))
+        return changed
+
+    def _apply(self, path: Path, planner: Planner, *, dry_run: bool) -> bool:
+        if dry_run:
+            current = self.worker.read(path)
+            todo = changes(current, planner(current))
+            if todo:
+                log.info("dry run: would change %s: %s", path, sorted(todo))
+            return bool(todo)
+        return replace_atomically(path, self._editor(planner, path))
+
+    def _editor(self, planner: Planner, path: Path) -> Callable[[Path], bool]:
+        """The edit that :func:`replace_atomically` runs on the temporary copy."""
+
+        def edit(temporary: Path) -> bool:
+            current = self.worker.read(temporary)
+            todo = changes(current, planner(current))
+            if todo:
+                self.worker.write(temporary, todo)
+            return bool(todo)
+
+        def edit_reporting_real_path(temporary: Path) -> bool:
+            try:
+                return edit(temporary)
+            except MetadataError as exc:  # name the photo, not the temporary copy
+                raise MetadataError(exc.message, path) from exc
+
+        return edit_reporting_real_path
+
+
+def _tag_planner(tags: Sequence[str], options: KeywordOptions, model_id: str) -> Planner:
+    def planner(current: Mapping[str, Any]) -> dict[str, FieldValue]:
+        return plan_tag(current, tags, options, model_id)
+
+    return planner
+
+
+def has_scened_record(fields: Mapping[str, Any]) -> bool:
+    """Whether scened has written into the file these fields were read from."""
+    return any(fields.get(key) for key in (RECORD_TAGS, *RECORD_OF.values()))

@@ -1,0 +1,58 @@
+"""Looks up output sinks registered through the ``register_sinks`` hook.
+
+The daemon's configuration lists, per library, the sinks to write to::
+
+    sinks = [{type = "xmp", root = "Scenes"}, {type = "json", path = "/var/log/tags.jsonl"}]
+
+:func:`build_sinks` turns that list into sink objects; every mistake is a
+:class:`~scened.errors.ConfigError` whose key says which entry and option.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pluggy
+
+from scened.errors import ConfigError, PluginError
+from scened.types import Sink, SinkFactory
+
+
+def registered_sinks(pm: pluggy.PluginManager) -> dict[str, SinkFactory]:
+    """Every sink factory that the loaded plugins register, by name."""
+    found: dict[str, SinkFactory] = {}
+
+    def register(name: str, factory: SinkFactory) -> None:
+        if name in found:
+            raise PluginError(f"sink {name!r} is registered twice")
+        found[name] = factory
+
+    pm.hook.register_sinks(register=register)
+    return found
+
+
+def build_sinks(pm: pluggy.PluginManager, specs: Sequence[Mapping[str, Any]]) -> list[Sink]:
+    """One sink per spec: ``spec["type"]`` names it, the other keys are its options."""
+    factories = registered_sinks(pm)
+    sinks: list[Sink] = []
+    for index, spec in enumerate(specs):
+        sinks.append(_build_one(factories, spec, f"sinks[{index}]"))
+    return sinks
+
+
+def _build_one(factories: Mapping[str, SinkFactory], spec: Mapping[str, Any], where: str) -> Sink:
+    if not isinstance(spec, Mapping):
+        raise ConfigError(f"must be a table with a 'type', got {spec!r}", key=where)
+    kind = spec.get("type")
+    if not isinstance(kind, str):
+        raise ConfigError("missing the sink's 'type'", key=f"{where}.type")
+    if kind not in factories:
+        known = ", ".join(sorted(factories)) or "none"
+        raise ConfigError(f"unknown sink {kind!r} (registered: {known})", key=f"{where}.type")
+    options = {key: value for key, value in spec.items() if key != "type"}
+    try:
+        return factories[kind](options)
+    except ConfigError as exc:
+        key = f"{where}.{exc.key}" if exc.key else where
+        raise ConfigError(exc.message, exc.path, key=key) from exc
