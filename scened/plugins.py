@@ -63,7 +63,7 @@ def _load_plugin(pm: ScenedPluginManager, entry_point: EntryPoint) -> None:
 
 def plugin_descriptions(pm: ScenedPluginManager) -> list[dict[str, object]]:
     """Name, distribution, version and hooks of each loaded plugin (for ``scened plugins``)."""
-    described = []
+    described: list[dict[str, object]] = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: str(item[0])):
         if plugin is None:
             continue

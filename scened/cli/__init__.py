@@ -10,6 +10,8 @@ import click
 from scened import __version__
 from scened.cli.classify import classify
 from scened.cli.errors import ScenedGroup
+from scened.cli.plugins_cmd import plugins
+from scened.cli.untag import untag
 
 
 @click.group(cls=ScenedGroup)
@@ -26,3 +28,5 @@ def main(verbose: int) -> None:
 
 
 main.add_command(classify)
+main.add_command(plugins)
+main.add_command(untag)

@@ -111,18 +111,26 @@ class KeywordWriter:
     def _apply(self, path: Path, planner: Planner, *, dry_run: bool) -> bool:
         if dry_run:
             current = self.worker.read(path)
-            todo = changes(current, planner(current))
+            todo = self._todo(path, current, planner)
             if todo:
                 log.info("dry run: would change %s: %s", path, sorted(todo))
             return bool(todo)
         return replace_atomically(path, self._editor(planner, path))
+
+    @staticmethod
+    def _todo(path: Path, current: Mapping[str, Any], planner: Planner) -> dict[str, FieldValue]:
+        """The keys to change, leaving out IPTC where the format cannot hold it."""
+        todo = changes(current, planner(current))
+        if path.suffix.lower() in XMP_ONLY | {".xmp"}:
+            todo = {key: value for key, value in todo.items() if not key.startswith("Iptc.")}
+        return todo
 
     def _editor(self, planner: Planner, path: Path) -> Callable[[Path], bool]:
         """The edit that :func:`replace_atomically` runs on the temporary copy."""
 
         def edit(temporary: Path) -> bool:
             current = self.worker.read(temporary)
-            todo = changes(current, planner(current))
+            todo = self._todo(temporary, current, planner)
             if todo:
                 self.worker.write(temporary, todo)
             return bool(todo)
