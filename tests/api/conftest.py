@@ -1,124 +1,15 @@
-"""Fixtures for the API tests: an image-dependent fake classifier, images, a real server.
-
-The fake classifier's answer depends on the image's mean colour, so each client
-can check that it got the answer for ITS image:
-
-* the most probable class is ``CLASSES[mean_red * 36 // 256]``;
-* its probability is ``0.3 + 0.69 * mean_green / 255``;
-* the next class (index + 1, wrapping) gets 80 % of the rest.
-
-With the SPEC's default policy a green image (p1 > 0.9) gets one tag, a dark
-green one gets two.
-"""
+"""Fixtures for the API tests: the fake classifier and live servers (see helpers.py)."""
 
 from __future__ import annotations
 
-import base64
-import io
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
-import numpy as np
 import pytest
-import uvicorn
-from PIL import Image
 
 from scened.api import create_app
 from scened.api.settings import ApiSettings
-from scened.classes import CLASSES
 
-SERVER_START_TIMEOUT_S = 20
-
-
-class FakeClassifier:
-    """Probabilities that depend on each image's mean colour (see the module docstring)."""
-
-    model_id = "fake-colour-1"
-    classes = CLASSES
-    input_size = 160
-
-    def __init__(self) -> None:
-        self.batch_sizes: list[int] = []
-        self._lock = threading.Lock()
-
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        with self._lock:
-            self.batch_sizes.append(len(batch))
-        return np.stack([fake_probabilities(image) for image in batch]).astype(np.float32)
-
-
-def fake_probabilities(image: np.ndarray) -> np.ndarray:
-    red, green = image[..., 0].mean(), image[..., 1].mean()
-    top = int(red * len(CLASSES) // 256)
-    p1 = 0.3 + 0.69 * green / 255
-    probabilities = np.full(len(CLASSES), (1 - p1) * 0.2 / (len(CLASSES) - 2))
-    probabilities[top] = p1
-    probabilities[(top + 1) % len(CLASSES)] = (1 - p1) * 0.8
-    return probabilities
-
-
-def red_for(class_index: int) -> int:
-    """A red level in the middle of the band the fake classifier maps to ``class_index``."""
-    return int((class_index + 0.5) * 256 / len(CLASSES))
-
-
-def expected_tags(class_index: int, green: int) -> list[str]:
-    """The default policy's tags for a solid image of (red_for(class_index), green, *)."""
-    if 0.3 + 0.69 * green / 255 > 0.9:
-        return [CLASSES[class_index]]
-    return [CLASSES[class_index], CLASSES[(class_index + 1) % len(CLASSES)]]
-
-
-def encode_image(
-    colour: tuple[int, ...], fmt: str = "JPEG", mode: str = "RGB", size: tuple[int, int] = (64, 48)
-) -> bytes:
-    """A solid image made with Pillow, as file bytes."""
-    buffer = io.BytesIO()
-    Image.new(mode, size, colour).save(buffer, format=fmt, quality=95)
-    return buffer.getvalue()
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
-def image_for(class_index: int, green: int = 255, fmt: str = "JPEG") -> str:
-    """Base64 of a solid image the fake classifier puts in ``class_index``."""
-    return b64(encode_image((red_for(class_index), green, 40), fmt=fmt))
-
-
-class LiveServer:
-    """A real uvicorn server on 127.0.0.1 (free port) in a thread."""
-
-    def __init__(self, app: object) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port = self._socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on")  # type: ignore[arg-type]
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the uvicorn server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(SERVER_START_TIMEOUT_S)
-        self._socket.close()
-
-
-ServerFactory = Callable[..., LiveServer]
+from .helpers import FakeClassifier, LiveServer, ServerFactory
 
 
 @pytest.fixture
