@@ -9,8 +9,11 @@ import click
 
 from scened import __version__
 from scened.cli.classify import classify
+from scened.cli.config_cmd import config_group
 from scened.cli.errors import ScenedGroup
 from scened.cli.plugins_cmd import plugins
+from scened.cli.run import run
+from scened.cli.status import status
 from scened.cli.untag import untag
 
 
@@ -30,3 +33,6 @@ def main(verbose: int) -> None:
 main.add_command(classify)
 main.add_command(plugins)
 main.add_command(untag)
+main.add_command(run)
+main.add_command(status)
+main.add_command(config_group)

@@ -1,0 +1,85 @@
+"""``scened run``: tag libraries once (``--once``) or keep them tagged (the daemon)."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from scened.cli.config_cmd import config_option
+from scened.config import load_config
+from scened.daemon.jobs import RunSummary
+from scened.daemon.scheduler import Daemon
+from scened.daemon.service import (
+    classifier_from_config,
+    libraries_for,
+    run_library,
+    settings_for,
+)
+from scened.errors import ConfigError
+from scened.plugins import get_plugin_manager
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--once", is_flag=True, help="Scan once and exit (default: run as a daemon).")
+@click.option("--dry-run", is_flag=True, help="Show what would be written; change nothing.")
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Retry photos that failed before even if they did not change.",
+)
+@config_option
+def run(
+    paths: tuple[Path, ...], once: bool, dry_run: bool, retry_failed: bool,
+    config_path: Path | None,
+) -> None:  # fmt: skip
+    """Tag new and changed photos in PATHS (or in the configured libraries).
+
+    With --once: scan, print a summary and exit 1 if any photo failed.  Without it:
+    scan each configured library on its schedule until SIGTERM (SIGHUP reloads).
+    """
+    if not once:
+        if paths or dry_run:
+            raise click.UsageError("folders and --dry-run go with --once; the daemon "
+                                   "scans the configured libraries")  # fmt: skip
+        raise SystemExit(Daemon(config_path).run())
+    config = load_config(config_path)
+    libraries = libraries_for(config, paths)
+    if not libraries:
+        raise ConfigError("nothing to scan: give folders or configure [[libraries]]",
+                          config.source, key="libraries")  # fmt: skip
+    classifier = classifier_from_config(config)
+    pm = get_plugin_manager()
+    settings = settings_for(config, dry_run=dry_run, retry_failed=retry_failed)
+    stop = _stop_on_sigterm()
+    summaries = []
+    for library in libraries:
+        if stop.is_set():
+            break
+        summaries.append(run_library(library, config=config, classifier=classifier, pm=pm,
+                                     settings=settings, stop=stop))  # fmt: skip
+    _report(summaries)
+    if not all(summary.ok for summary in summaries):
+        raise SystemExit(1)
+
+
+def _stop_on_sigterm() -> threading.Event:
+    """SIGTERM lets the photo in hand finish and be recorded, then the run ends."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def _report(summaries: list[RunSummary]) -> None:
+    for summary in summaries:
+        click.echo(summary.line())
+        for path, reason in summary.failures:
+            click.echo(f"  failed: {path}: {reason}")

@@ -1,0 +1,86 @@
+"""``scened status``: what scened knows about each library."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from scened.cli.config_cmd import config_option
+from scened.config import LibraryConfig, load_config
+from scened.daemon.scan import Scanner
+from scened.daemon.state import StateDB
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--no-scan", is_flag=True, help="Do not walk the folders (pending is then not counted)."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a library.")
+@config_option
+def status(paths: tuple[Path, ...], no_scan: bool, as_json: bool,
+           config_path: Path | None) -> None:  # fmt: skip
+    """Per library: photos known, tagged, pending, failed, last run and model.
+
+    Pending photos are those on disk that are new or changed since they were
+    recorded (found by a walk of the folder, which reads no photo).
+    """
+    config = load_config(config_path)
+    libraries = [config.library_for(p) for p in paths] or list(config.libraries)
+    state = StateDB.open(config.state_dir, dry_run=True)
+    try:
+        for library in libraries:
+            report = _library_report(library, state, scan=not no_scan)
+            click.echo(json.dumps(report, ensure_ascii=False) if as_json else _text(report))
+    finally:
+        state.close()
+
+
+def _library_report(library: LibraryConfig, state: StateDB, *, scan: bool) -> dict[str, object]:
+    stats = state.library_stats(library.name)
+    report: dict[str, object] = {
+        "library": library.name,
+        "path": str(library.path),
+        "known": stats.known,
+        "tagged": stats.tagged,
+        "pending": _pending(library, state) if scan else None,
+        "failed": stats.failed,
+        "last_run": stats.last_run,
+        "last_run_interrupted": stats.last_run_interrupted,
+        "model": stats.model_id,
+    }
+    return report
+
+
+def _pending(library: LibraryConfig, state: StateDB) -> int | str:
+    """Photos on disk with no record, or whose stat or policy changed since."""
+    pending = 0
+    try:
+        for entry in Scanner(library.path, library.include, library.exclude):
+            record = state.get(entry.path)
+            if (
+                record is None
+                or record.signature != entry.signature
+                or (record.policy != library.policy_key)
+            ):
+                pending += 1
+    except OSError as exc:
+        return f"unknown ({exc.strerror})"
+    except Exception as exc:  # a missing library folder, reported in place of the count
+        return f"unknown ({exc})"
+    return pending
+
+
+def _text(report: dict[str, object]) -> str:
+    pending = "not counted" if report["pending"] is None else report["pending"]
+    last = report["last_run"] or "never"
+    if report["last_run_interrupted"]:
+        last = f"{last} (interrupted)"
+    return (
+        f"{report['library']} ({report['path']})\n"
+        f"  known {report['known']}, tagged {report['tagged']}, pending {pending}, "
+        f"failed {report['failed']}\n"
+        f"  last run {last}, model {report['model'] or 'none yet'}"
+    )

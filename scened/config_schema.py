@@ -1,0 +1,92 @@
+"""The JSON schema of scened's TOML configuration (validated with jsonschema).
+
+Every table refuses unknown keys so that a typo is reported instead of ignored.
+Defaults live in :mod:`scened.config`, not here: the schema only says what is valid.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_PLUGIN_TABLE: dict[str, Any] = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {"type": {"type": "string", "minLength": 1}},
+    # sink and policy options belong to their plugin, which validates them itself
+    "additionalProperties": True,
+}
+
+_GLOBS: dict[str, Any] = {"type": "array", "items": {"type": "string", "minLength": 1}}
+
+SCHEDULE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "interval": {"type": "integer", "minimum": 1, "description": "seconds between scans"},
+        "cron": {"type": "string", "minLength": 1, "description": "5-field crontab line"},
+    },
+    "oneOf": [{"required": ["interval"]}, {"required": ["cron"]}],
+}
+
+LIBRARY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["path"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1},
+        "path": {"type": "string", "minLength": 1},
+        "include": _GLOBS,
+        "exclude": _GLOBS,
+        "policy": _PLUGIN_TABLE,
+        "sinks": {"type": "array", "items": _PLUGIN_TABLE},
+        "schedule": SCHEDULE_SCHEMA,
+    },
+}
+
+MODEL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "path": {"type": "string", "minLength": 1},
+        "runtime": {"enum": ["litert", "keras"]},
+        "batch_size": {"type": "integer", "minimum": 1, "maximum": 1024},
+        "threads": {"type": "integer", "minimum": 0, "maximum": 256},
+    },
+}
+
+PIPELINE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "readers": {"type": "integer", "minimum": 1, "maximum": 64},
+        "queue_size": {"type": "integer", "minimum": 1, "maximum": 4096},
+    },
+}
+
+API_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "host": {"type": "string", "minLength": 1},
+        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+        "workers": {"type": "integer", "minimum": 1, "maximum": 64},
+        "token": {"type": "string", "minLength": 1},
+        "token_env": {"type": "string", "minLength": 1},
+        "cors_origins": {"type": "array", "items": {"type": "string"}},
+        "max_images": {"type": "integer", "minimum": 1},
+        "max_body_bytes": {"type": "integer", "minimum": 1},
+    },
+}
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "state_dir": {"type": "string", "minLength": 1},
+        "model": MODEL_SCHEMA,
+        "pipeline": PIPELINE_SCHEMA,
+        "api": API_SCHEMA,
+        "libraries": {"type": "array", "items": LIBRARY_SCHEMA},
+    },
+}

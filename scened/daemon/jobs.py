@@ -1,0 +1,127 @@
+"""The unit of work of a library run (one photo) and the run's summary."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from scened.daemon.scan import FileEntry
+from scened.daemon.state import PhotoRecord
+from scened.errors import ScenedError
+from scened.types import Prediction
+
+HASH_CHUNK = 1 << 20
+#: Files up to this size are decoded from the bytes read for hashing (one read, not two).
+KEEP_IN_MEMORY_BYTES = 64 << 20
+
+
+class Action:
+    """What a run does with a photo (decided while preparing it)."""
+
+    PENDING = "pending"
+    UNCHANGED = "unchanged"  # stat signature matches: nothing to do
+    TOUCHED = "touched"  # stat changed, content is what scened left: record the new stat
+    FAILED_BEFORE = "failed-before"  # failed last time and unchanged since: not retried
+    REUSE = "reuse"  # same content already tagged elsewhere (moved/copied): no model
+    CLASSIFY = "classify"
+    FAILED = "failed"
+
+
+@dataclass
+class Job:
+    """One photo on its way through the pipeline."""
+
+    entry: FileEntry
+    action: str = Action.PENDING
+    previous: PhotoRecord | None = None
+    digest: str | None = None
+    pixels: np.ndarray | None = None
+    prediction: Prediction | None = None
+    tags: tuple[str, ...] = ()
+    error: str = ""
+
+    @property
+    def path(self) -> Path:
+        return self.entry.path
+
+
+@dataclass
+class RunSummary:
+    """The counts and failures of one library run (what ``run --once`` prints)."""
+
+    library: str
+    found: int = 0
+    unchanged: int = 0
+    tagged: int = 0
+    classified: int = 0
+    reused: int = 0
+    failed: int = 0
+    failed_before: int = 0
+    pruned: int = 0
+    interrupted: bool = False
+    dry_run: bool = False
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+    error: str = ""
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "found": self.found,
+            "unchanged": self.unchanged,
+            "tagged": self.tagged,
+            "failed": self.failed,
+        }
+
+    def line(self) -> str:
+        verb = "would tag" if self.dry_run else "tagged"
+        text = (
+            f"{self.library}: {self.found} found, {self.unchanged} unchanged, "
+            f"{self.tagged} {verb} ({self.classified} classified, {self.reused} moved or "
+            f"copied), {self.failed} failed, {self.pruned} pruned"
+        )
+        if self.failed_before:
+            text += f", {self.failed_before} still failing from earlier runs"
+        if self.interrupted:
+            text += " (interrupted)"
+        if self.error:
+            text += f"; library failed: {self.error}"
+        return text
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.error
+
+
+def read_photo(path: Path) -> tuple[str, bytes | None]:
+    """The file's blake2b digest and, when small enough, its bytes (to decode without a
+    second read).  Opened non-blocking and checked to be a regular file, so a FIFO
+    swapped in after the scan cannot hang the reader."""
+    digest = hashlib.blake2b(digest_size=20)
+    chunks: list[bytes] | None = []
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise ScenedError("not a regular file", path)
+            while chunk := handle.read(HASH_CHUNK):
+                digest.update(chunk)
+                if chunks is not None:
+                    chunks.append(chunk)
+                    if len(chunks) * HASH_CHUNK > KEEP_IN_MEMORY_BYTES:
+                        chunks = None
+    except OSError as exc:
+        raise ScenedError(f"cannot read: {exc.strerror or exc}", path) from None
+    return digest.hexdigest(), (b"".join(chunks) if chunks is not None else None)
+
+
+def describe(error: Exception) -> str:
+    """One line saying what went wrong with a photo (without the path, shown beside it)."""
+    if isinstance(error, ScenedError):
+        return error.message
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return f"{type(error).__name__}: {error}"

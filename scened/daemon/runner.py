@@ -1,0 +1,288 @@
+"""One scan of one library: decide what each photo needs, tag it, remember it.
+
+For every photo the scanner finds (decided in :meth:`LibraryRun.prepare`):
+
+* stat signature, model and policy as recorded → unchanged, nothing read at all;
+* otherwise the file is hashed: the content scened left there (a ``touch``, a copy
+  that kept the inode...) → only the new signature is recorded; content already
+  tagged at another path by this model and policy (a move or a copy) → its tags are
+  reused without the model; anything else is decoded and classified in batches.
+
+Tagged photos go to every sink of the library (sinks replace their own earlier
+keywords and keep the user's), then the ``photo_tagged`` hook is called, and the photo
+is recorded with its signature and hash taken *after* writing, so that scened's own
+write does not look like a change next time.  Photos in the state database that the
+scan did not find are pruned, except under folders that could not be read.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pluggy
+
+from scened.config import LibraryConfig
+from scened.daemon.jobs import Action, Job, RunSummary, describe, read_photo
+from scened.daemon.pipeline import Pipeline, Stages
+from scened.daemon.progress import Progress
+from scened.daemon.scan import FileEntry, Scanner
+from scened.daemon.state import PhotoRecord, StateDB
+from scened.errors import ScenedError
+from scened.imaging import load_for_model
+from scened.model.runtime import Classifier, predict_images
+from scened.policies import build_policy
+from scened.sinks import build_sinks
+from scened.types import Policy, Prediction, Sink, TagResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a run goes, apart from what to tag (from ``[model]`` and ``[pipeline]``)."""
+
+    batch_size: int = 16
+    readers: int = 2
+    queue_size: int = 32
+    dry_run: bool = False
+    retry_failed: bool = False
+
+
+class LibraryRun:
+    """Everything one scan of one library needs; :meth:`run` does the scan."""
+
+    def __init__(
+        self,
+        library: LibraryConfig,
+        *,
+        classifier: Classifier,
+        pm: pluggy.PluginManager,
+        state: StateDB,
+        progress: Progress,
+        settings: RunSettings = RunSettings(),
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.library = library
+        self.classifier = classifier
+        self.pm = pm
+        self.state = state
+        self.progress = progress
+        self.settings = settings
+        self.stop = stop or threading.Event()
+        self.summary = RunSummary(library.name, dry_run=settings.dry_run)
+        self._policy: Policy | None = None
+        self._sinks: list[Sink] = []
+
+    @property
+    def model_id(self) -> str:
+        return self.classifier.model_id
+
+    def run(self) -> RunSummary:
+        """Scan, tag and record; a library-wide problem ends up in ``summary.error``."""
+        try:
+            self._policy = build_policy(self.pm, self.library.policy_name,
+                                        self.library.policy_options)  # fmt: skip
+            self._sinks = build_sinks(self.pm, self.library.sinks)
+            self._scan_and_tag()
+        except ScenedError as exc:
+            self.summary.error = str(exc)
+        finally:
+            self._close_sinks()
+            self.progress.close()
+        return self.summary
+
+    def _scan_and_tag(self) -> None:
+        scanner = Scanner(self.library.path, self.library.include, self.library.exclude)
+        seen: set[Path] = set()
+
+        def jobs() -> Iterator[Job]:
+            for entry in scanner:
+                seen.add(entry.path)
+                yield Job(entry)
+
+        run_id = None if self.settings.dry_run else self.state.start_run(
+            self.library.name, self.model_id)  # fmt: skip
+        pipeline: Pipeline[Job] = Pipeline(
+            Stages(self.prepare, _needs_model, self.classify, self.finish, self.fail),
+            readers=self.settings.readers,
+            batch_size=self.settings.batch_size,
+            queue_size=self.settings.queue_size,
+            stop=self.stop,
+        )
+        pipeline.run(jobs())
+        self.summary.interrupted = self.stop.is_set()
+        if not self.summary.interrupted:
+            self._prune(seen, scanner.unreadable_dirs)
+        if run_id is not None:
+            self.state.finish_run(run_id, self.summary.counts(),
+                                  interrupted=self.summary.interrupted)  # fmt: skip
+
+    # -- stage 1: readers (thread pool) ------------------------------------------------
+
+    def prepare(self, job: Job) -> None:
+        """Decide what ``job`` needs; read, hash and decode it when it needs the model."""
+        previous = job.previous = self.state.get(job.path)
+        if previous is not None and self._is_current(previous, job.entry):
+            retry = previous.outcome == "failed" and self.settings.retry_failed
+            if not retry:
+                job.action = Action.UNCHANGED if previous.outcome == "tagged" else (
+                    Action.FAILED_BEFORE)  # fmt: skip
+                return
+        job.digest, data = read_photo(job.path)
+        if (
+            previous is not None
+            and previous.outcome == "tagged"
+            and previous.content_hash == job.digest
+            and self._is_current(previous, None)
+        ):
+            job.action, job.tags = Action.TOUCHED, previous.tags
+            return
+        twin = self.state.find_by_hash(job.digest, self.model_id, self.library.policy_key)
+        if twin is not None and twin.probabilities is not None:
+            job.action, job.tags = Action.REUSE, twin.tags
+            job.prediction = Prediction(twin.probabilities, self.classifier.classes, self.model_id)
+            return
+        source = data if data is not None else job.path
+        job.pixels = _load(source, job.path, self.classifier.input_size)
+        job.action = Action.CLASSIFY
+
+    def _is_current(self, record: PhotoRecord, entry: FileEntry | None) -> bool:
+        """Tagged by this model and policy (and, given ``entry``, with the same stat)."""
+        same_stat = entry is None or record.signature == entry.signature
+        return (
+            same_stat
+            and record.model_id == self.model_id
+            and record.policy == self.library.policy_key
+        )
+
+    # -- stage 2: batcher ----------------------------------------------------------------
+
+    def classify(self, jobs: list[Job]) -> None:
+        batch = np.stack([job.pixels for job in jobs if job.pixels is not None])
+        predictions = predict_images(self.classifier, batch)
+        assert self._policy is not None
+        for job, prediction in zip(jobs, predictions, strict=True):
+            job.pixels = None
+            job.prediction = prediction
+            try:
+                job.tags = tuple(self._policy.choose(prediction))
+            except Exception as exc:
+                self.fail(job, exc)
+
+    # -- stage 3: finish (calling thread) ----------------------------------------------
+
+    def fail(self, job: Job, error: Exception) -> None:
+        if not isinstance(error, ScenedError | OSError):
+            log.warning("%s: unexpected error", job.path, exc_info=error)
+        job.action, job.error, job.pixels = Action.FAILED, describe(error), None
+
+    def finish(self, job: Job) -> None:
+        """Write, notify, record and count one photo."""
+        self.summary.found += 1
+        if job.action in (Action.CLASSIFY, Action.REUSE):
+            self._tag(job)
+        if job.action == Action.TOUCHED and not self.settings.dry_run:
+            self._record(job, job.entry)
+        self._count(job)
+
+    def _tag(self, job: Job) -> None:
+        assert job.prediction is not None
+        result = TagResult(job.path, job.tags, job.prediction, self.library.policy_name,
+                           self.library.name)  # fmt: skip
+        try:
+            for sink in self._sinks:
+                sink.write(result, dry_run=self.settings.dry_run)
+            after = FileEntry.from_stat(job.path, job.path.stat())
+        except Exception as exc:
+            self.fail(job, exc)
+            return
+        if self.settings.dry_run:
+            self.progress.note(f"would tag {job.path}: {', '.join(job.tags)}")
+        else:
+            if after.signature != job.entry.signature:
+                job.digest = None  # scened's write changed the content: hash it again
+            self._record(job, after)
+        self._notify_plugins(job)
+
+    def _record(self, job: Job, after: FileEntry) -> None:
+        try:
+            digest = job.digest or read_photo(job.path)[0]
+        except ScenedError as exc:
+            self.fail(job, exc)
+            return
+        self.state.record(self._row(job, after, digest))
+
+    def _row(self, job: Job, entry: FileEntry, digest: str | None) -> PhotoRecord:
+        if job.prediction is not None:
+            probabilities: tuple[float, ...] | None = job.prediction.probabilities
+        else:
+            probabilities = None if job.previous is None else job.previous.probabilities
+        return PhotoRecord(
+            library=self.library.name, path=job.path, device=entry.device, inode=entry.inode,
+            size=entry.size, mtime_ns=entry.mtime_ns, content_hash=digest,
+            model_id=self.model_id, policy=self.library.policy_key,
+            probabilities=probabilities, tags=job.tags,
+            outcome="failed" if job.action == Action.FAILED else "tagged",
+            error=job.error or None,
+        )  # fmt: skip
+
+    def _notify_plugins(self, job: Job) -> None:
+        try:
+            self.pm.hook.photo_tagged(
+                path=job.path, tags=list(job.tags), prediction=job.prediction,
+                library=self.library.name, dry_run=self.settings.dry_run,
+            )  # fmt: skip
+        except Exception:
+            log.warning("%s: a photo_tagged hook failed", job.path, exc_info=True)
+
+    def _count(self, job: Job) -> None:
+        summary, action = self.summary, job.action
+        if action in (Action.UNCHANGED, Action.TOUCHED):
+            summary.unchanged += 1
+        elif action == Action.FAILED_BEFORE:
+            summary.failed_before += 1
+        elif action == Action.FAILED:
+            summary.failed += 1
+            summary.failures.append((job.path, job.error))
+            if not self.settings.dry_run:
+                self.state.record(self._row(job, job.entry, job.digest))
+        else:
+            summary.tagged += 1
+            summary.classified += action == Action.CLASSIFY
+            summary.reused += action == Action.REUSE
+        outcome = {Action.CLASSIFY: "tagged", Action.REUSE: "tagged"}.get(action, action)
+        self.progress.photo(outcome, job.path, job.error)
+
+    def _prune(self, seen: set[Path], unreadable: list[Path]) -> None:
+        """Forget photos that are gone (not those under folders that could not be read)."""
+        gone = [
+            path
+            for path in self.state.paths(self.library.name)
+            if path not in seen and not any(path.is_relative_to(d) for d in unreadable)
+        ]
+        self.summary.pruned = len(gone)
+        if gone and not self.settings.dry_run:
+            self.state.forget(gone)
+
+    def _close_sinks(self) -> None:
+        for sink in self._sinks:
+            try:
+                sink.close()
+            except Exception:
+                log.warning("a sink failed to close", exc_info=True)
+
+
+def _needs_model(job: Job) -> bool:
+    return job.action == Action.CLASSIFY
+
+
+def _load(source: Path | bytes, path: Path, size: int) -> np.ndarray:
+    try:
+        return load_for_model(source, size=size)
+    except ScenedError as exc:
+        raise type(exc)(exc.message, path) from None

@@ -1,0 +1,146 @@
+"""Walks a library and yields its photos with their stat signature.
+
+Built on ``os.scandir`` and ``stat`` only: nothing is ever opened while scanning, so a
+FIFO or a socket cannot hang it.  Symlinks are followed, with every folder visited
+once (by device and inode), so symlink loops end; a file reachable twice (hard links,
+symlinks) is yielded once.  Hidden files and folders, Synology ``@eaDir`` thumbnail
+folders and anything that is not a regular file with a supported extension are
+skipped.  Folders that cannot be read are remembered (``unreadable_dirs``) so that the
+photos under them are not mistaken for deleted ones; files that vanish while scanning
+are simply not yielded.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+
+from scened.errors import ScenedError
+
+log = logging.getLogger(__name__)
+
+EMBEDDED_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".dng", ".webp", ".heic", ".heif", ".avif"}
+)
+RAW_EXTENSIONS = frozenset({".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf", ".pef", ".srw"})
+SUPPORTED_EXTENSIONS = EMBEDDED_EXTENSIONS | RAW_EXTENSIONS
+#: Folder names never entered (besides hidden ones): NAS thumbnail caches.
+SKIPPED_DIRS = frozenset({"@eaDir", "#recycle", "#snapshot"})
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A photo found by the scanner and what ``stat`` said about it."""
+
+    path: Path
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def from_stat(cls, path: Path, st: os.stat_result) -> FileEntry:
+        return cls(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+    @property
+    def signature(self) -> tuple[int, int, int, int]:
+        """What must match for a photo to count as unchanged (no hashing needed)."""
+        return (self.device, self.inode, self.size, self.mtime_ns)
+
+
+def is_supported(name: str) -> bool:
+    return PurePath(name).suffix.lower() in SUPPORTED_EXTENSIONS
+
+
+def matches(patterns: Sequence[str], relative: str) -> bool:
+    """Whether the relative POSIX path, or its last part, matches a glob (case-insensitive).
+
+    ``*`` also crosses folders (fnmatch semantics), so ``*.png`` and ``Trash/*``
+    work at any depth.
+    """
+    lowered = relative.lower()
+    name = lowered.rsplit("/", 1)[-1]
+    return any(
+        fnmatch.fnmatchcase(lowered, p.lower()) or fnmatch.fnmatchcase(name, p.lower())
+        for p in patterns
+    )
+
+
+@dataclass
+class Scanner:
+    """One walk of one library; iterate it to get the photos."""
+
+    root: Path
+    include: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    unreadable_dirs: list[Path] = field(default_factory=list)
+    problems: list[tuple[Path, str]] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[FileEntry]:
+        try:
+            root_stat = self.root.stat()
+        except OSError as exc:
+            raise ScenedError(f"library folder not readable: {exc.strerror}", self.root) from None
+        if not stat.S_ISDIR(root_stat.st_mode):
+            raise ScenedError("library path is not a folder", self.root)
+        visited_dirs = {(root_stat.st_dev, root_stat.st_ino)}
+        seen_files: set[tuple[int, int]] = set()
+        stack = [self.root]
+        while stack:
+            folder = stack.pop()
+            subfolders: list[Path] = []
+            for entry in self._list(folder):
+                found = self._visit(entry, visited_dirs, seen_files, subfolders)
+                if found is not None:
+                    yield found
+            stack.extend(reversed(subfolders))
+
+    def _list(self, folder: Path) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(folder) as entries:
+                return sorted(entries, key=lambda e: e.name)
+        except OSError as exc:
+            if not isinstance(exc, FileNotFoundError):
+                self.unreadable_dirs.append(folder)
+                self.problems.append((folder, f"cannot list folder: {exc.strerror}"))
+                log.warning("%s: cannot list folder: %s", folder, exc.strerror)
+            return []
+
+    def _visit(
+        self,
+        entry: os.DirEntry[str],
+        visited_dirs: set[tuple[int, int]],
+        seen_files: set[tuple[int, int]],
+        subfolders: list[Path],
+    ) -> FileEntry | None:
+        if entry.name.startswith("."):
+            return None
+        path = Path(entry.path)
+        try:
+            st = entry.stat(follow_symlinks=True)
+        except OSError as exc:  # broken symlink, vanished file, permission denied
+            log.debug("%s: skipped: %s", path, exc.strerror)
+            return None
+        relative = path.relative_to(self.root).as_posix()
+        if stat.S_ISDIR(st.st_mode):
+            key = (st.st_dev, st.st_ino)
+            wanted = entry.name not in SKIPPED_DIRS and not matches(self.exclude, relative)
+            if wanted and key not in visited_dirs:
+                visited_dirs.add(key)
+                subfolders.append(path)
+            return None
+        if not stat.S_ISREG(st.st_mode) or not is_supported(entry.name):
+            return None
+        if matches(self.exclude, relative):
+            return None
+        if self.include and not matches(self.include, relative):
+            return None
+        if (st.st_dev, st.st_ino) in seen_files:
+            return None
+        seen_files.add((st.st_dev, st.st_ino))
+        return FileEntry.from_stat(path, st)

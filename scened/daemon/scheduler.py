@@ -1,0 +1,150 @@
+"""The daemon: each library scanned on its own schedule until SIGTERM.
+
+APScheduler 3.x runs one job per library (an interval in seconds or a crontab line),
+with ``max_instances=1`` so that a library is never scanned twice at once and
+``coalesce`` so that runs missed while busy or asleep collapse into one.  Interval
+libraries are scanned right at start, cron ones at their next time.
+
+Signals only set flags; the main thread acts on them: SIGTERM/SIGINT stop the scans
+(each finishes the photo in hand, records it and returns) and exit 0; SIGHUP reloads
+the configuration (an invalid new file is logged and the old one kept).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+
+import click
+import pluggy
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from scened.config import Config, LibraryConfig, load_config
+from scened.daemon.jobs import RunSummary
+from scened.daemon.notify import Notifier, start_watchdog
+from scened.daemon.service import classifier_from_config, run_library, settings_for
+from scened.errors import ConfigError, ScenedError
+from scened.model.runtime import Classifier
+from scened.plugins import get_plugin_manager
+
+log = logging.getLogger(__name__)
+
+ClassifierFactory = Callable[[Config], Classifier]
+
+
+class Daemon:
+    """Schedules every configured library; :meth:`run` blocks until told to stop."""
+
+    def __init__(
+        self,
+        config_path: Path | None,
+        *,
+        classifier_factory: ClassifierFactory = classifier_from_config,
+        pm: pluggy.PluginManager | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.classifier_factory = classifier_factory
+        self.config = load_config(config_path)
+        if not self.config.libraries:
+            raise ConfigError("no [[libraries]] to scan", self.config.source, key="libraries")
+        self.classifier = classifier_factory(self.config)
+        self.pm = pm or get_plugin_manager()
+        self.notifier = notifier or Notifier()
+        self.stop = threading.Event()
+        self.reload = threading.Event()
+        self.scheduler = BackgroundScheduler(
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
+
+    def run(self) -> int:
+        """Scan on schedule until SIGTERM/SIGINT; the exit status (0)."""
+        self._install_signal_handlers()
+        self._schedule_all(first=True)
+        self.scheduler.start()
+        start_watchdog(self.notifier, self.stop)
+        self.notifier.ready()
+        log.info("scened daemon started with %d libraries", len(self.config.libraries))
+        while not self.stop.wait(0.5):
+            if self.reload.is_set():
+                self.reload.clear()
+                self.reload_config()
+        self.notifier.stopping()
+        self.scheduler.shutdown(wait=True)
+        return 0
+
+    def _install_signal_handlers(self) -> None:
+        def on_stop(signum: int, frame: FrameType | None) -> None:
+            self.stop.set()
+
+        def on_hup(signum: int, frame: FrameType | None) -> None:
+            self.reload.set()
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_hup)
+
+    def _schedule_all(self, *, first: bool) -> None:
+        wanted = {library.name for library in self.config.libraries}
+        for job in self.scheduler.get_jobs():
+            if job.id not in wanted:
+                job.remove()
+        for library in self.config.libraries:
+            trigger = trigger_for(library)
+            options: dict[str, object] = {}
+            if first and isinstance(trigger, IntervalTrigger):
+                options["next_run_time"] = datetime.now(trigger.timezone)
+            self.scheduler.add_job(
+                self.scan, trigger, args=[library.name], id=library.name,
+                name=f"scan {library.name}", replace_existing=True, **options,
+            )  # fmt: skip
+
+    def reload_config(self) -> None:
+        """Re-read the configuration (SIGHUP); keep the old one if the new one is invalid."""
+        self.notifier.reloading()
+        try:
+            config = load_config(self.config_path)
+            if config.model != self.config.model:
+                self.classifier = self.classifier_factory(config)
+        except ScenedError as exc:
+            log.error("configuration not reloaded: %s", exc)
+        else:
+            self.config = config
+            self._schedule_all(first=False)
+            log.info("configuration reloaded")
+        self.notifier.ready()
+
+    def scan(self, name: str) -> RunSummary | None:
+        """The scheduled job: one scan of the library ``name`` (as configured now)."""
+        library = next((lib for lib in self.config.libraries if lib.name == name), None)
+        if library is None or self.stop.is_set():
+            return None
+        self.notifier.status(f"scanning {name}")
+        try:
+            summary = run_library(
+                library, config=self.config, classifier=self.classifier, pm=self.pm,
+                settings=settings_for(self.config, dry_run=False), stop=self.stop,
+                notifier=self.notifier,
+            )  # fmt: skip
+        except Exception:
+            log.exception("scan of %s failed", name)
+            return None
+        click.echo(summary.line())
+        for path, reason in summary.failures:
+            click.echo(f"  {path}: {reason}")
+        return summary
+
+
+def trigger_for(library: LibraryConfig) -> BaseTrigger:
+    """The APScheduler trigger for a library's ``schedule`` table."""
+    if "cron" in library.schedule:
+        return CronTrigger.from_crontab(str(library.schedule["cron"]))
+    return IntervalTrigger(seconds=int(library.schedule["interval"]))

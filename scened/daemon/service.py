@@ -1,0 +1,73 @@
+"""What ``scened run`` does for a set of libraries: load the model, run each library.
+
+Shared by ``run --once`` and the daemon's scheduled jobs.  The classifier and plugin
+manager can be passed in (tests, or a daemon that keeps one model loaded).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pluggy
+
+from scened.config import Config, LibraryConfig
+from scened.daemon.jobs import RunSummary
+from scened.daemon.notify import Notifier
+from scened.daemon.progress import make_progress
+from scened.daemon.runner import LibraryRun, RunSettings
+from scened.daemon.state import StateDB
+from scened.model.runtime import Classifier, load_classifier
+
+
+def classifier_from_config(config: Config) -> Classifier:
+    """The model the ``[model]`` table names (the bundled one by default)."""
+    return load_classifier(
+        config.model.path,
+        runtime=config.model.runtime,  # type: ignore[arg-type]
+        num_threads=config.model.threads or None,
+    )
+
+
+def libraries_for(config: Config, paths: Sequence[Path]) -> list[LibraryConfig]:
+    """The libraries rooted at ``paths`` (configured or ad hoc), else all configured ones."""
+    if paths:
+        return [config.library_for(path) for path in paths]
+    return list(config.libraries)
+
+
+def settings_for(config: Config, *, dry_run: bool, retry_failed: bool = False) -> RunSettings:
+    return RunSettings(
+        batch_size=config.model.batch_size,
+        readers=config.pipeline.readers,
+        queue_size=config.pipeline.queue_size,
+        dry_run=dry_run,
+        retry_failed=retry_failed,
+    )
+
+
+def run_library(
+    library: LibraryConfig,
+    *,
+    config: Config,
+    classifier: Classifier,
+    pm: pluggy.PluginManager,
+    settings: RunSettings,
+    stop: threading.Event | None = None,
+    notifier: Notifier | None = None,
+) -> RunSummary:
+    """One scan of ``library`` with its own state connection (safe from any thread)."""
+    state = StateDB.open(config.state_dir, dry_run=settings.dry_run)
+    try:
+        return LibraryRun(
+            library,
+            classifier=classifier,
+            pm=pm,
+            state=state,
+            progress=make_progress(library.name, notifier),
+            settings=settings,
+            stop=stop,
+        ).run()
+    finally:
+        state.close()

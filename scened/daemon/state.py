@@ -1,0 +1,298 @@
+"""The state database: what scened knows about every photo it has seen (SQLite, WAL).
+
+One row per photo path: its stat signature *after* scened wrote to it, a content hash
+of the file as it was left, the model and policy that tagged it, the prediction and
+tags, and the outcome.  Paths are stored as bytes (``os.fsencode``) so that file names
+that are not valid UTF-8 survive.  Every write goes through :meth:`StateDB.transaction`;
+the schema evolves through the numbered :data:`MIGRATIONS` (``PRAGMA user_version``).
+Each thread gets its own connection (SQLite connections are not shared between threads).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scened.errors import ScenedError
+
+DB_NAME = "state.sqlite3"
+
+#: Numbered migrations: entry ``n`` (1-based) brings the schema to ``user_version = n``.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE photos (
+        path BLOB PRIMARY KEY,
+        library TEXT NOT NULL,
+        device INTEGER NOT NULL,
+        inode INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        content_hash TEXT,
+        model_id TEXT,
+        policy TEXT,
+        probabilities TEXT,
+        tags TEXT NOT NULL DEFAULT '[]',
+        outcome TEXT NOT NULL CHECK (outcome IN ('tagged', 'failed')),
+        error TEXT,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX photos_library ON photos (library);
+    CREATE INDEX photos_hash ON photos (content_hash);
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        library TEXT NOT NULL,
+        model_id TEXT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        found INTEGER, unchanged INTEGER, tagged INTEGER, failed INTEGER,
+        interrupted INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX runs_library ON runs (library, id);
+    """,
+)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass(frozen=True)
+class PhotoRecord:
+    """One row of ``photos``."""
+
+    library: str
+    path: Path
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    model_id: str | None
+    policy: str | None
+    probabilities: tuple[float, ...] | None
+    tags: tuple[str, ...]
+    outcome: str
+    error: str | None = None
+    updated_at: str = ""
+
+    @property
+    def signature(self) -> tuple[int, int, int, int]:
+        return (self.device, self.inode, self.size, self.mtime_ns)
+
+
+@dataclass(frozen=True)
+class LibraryStats:
+    """What ``scened status`` shows for a library."""
+
+    known: int
+    tagged: int
+    failed: int
+    last_run: str | None
+    last_run_interrupted: bool
+    model_id: str | None
+
+
+class StateDB:
+    """The state database; use :meth:`open`."""
+
+    def __init__(self, uri: str, *, readonly: bool = False) -> None:
+        self._uri = uri
+        self.readonly = readonly
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._anchor = self._connection()  # keeps a shared in-memory database alive
+
+    @classmethod
+    def open(cls, state_dir: Path, *, dry_run: bool = False) -> StateDB:
+        """The database in ``state_dir``; for a dry run, a read-only or throwaway one."""
+        path = state_dir / DB_NAME
+        if dry_run:
+            return cls._open_for_dry_run(path)
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            db = cls(f"file:{_quote(path)}?mode=rwc")
+            db._connection().execute("PRAGMA journal_mode=WAL")
+            db.migrate()
+        except sqlite3.Error as exc:
+            raise ScenedError(f"cannot open the state database: {exc}", path) from None
+        except OSError as exc:
+            raise ScenedError(
+                f"cannot create the state folder: {exc.strerror}", state_dir
+            ) from None
+        return db
+
+    @classmethod
+    def _open_for_dry_run(cls, path: Path) -> StateDB:
+        if path.is_file():
+            try:
+                db = cls(f"file:{_quote(path)}?mode=ro", readonly=True)
+                if db.schema_version() == len(MIGRATIONS):
+                    return db
+                db.close()
+            except sqlite3.Error:
+                pass
+        db = cls(f"file:scened-dry-run-{uuid.uuid4().hex}?mode=memory&cache=shared")
+        db.migrate()
+        return db
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self._uri, uri=True, isolation_level=None, timeout=30, check_same_thread=False
+            )
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """The one way to change the database: all or nothing."""
+        conn = self._connection()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        return int(self._connection().execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        """Apply the migrations this database has not had yet, each in its own transaction."""
+        for version, script in enumerate(MIGRATIONS, start=1):
+            if self.schema_version() >= version:
+                continue
+            with self.transaction() as conn:
+                for statement in filter(str.strip, script.split(";")):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version}")
+
+    def get(self, path: Path) -> PhotoRecord | None:
+        row = (
+            self._connection()
+            .execute(f"SELECT {_COLUMNS} FROM photos WHERE path = ?", (os.fsencode(path),))
+            .fetchone()
+        )
+        return _record(row) if row else None
+
+    def find_by_hash(self, digest: str, model_id: str, policy: str) -> PhotoRecord | None:
+        """A photo with this content already tagged by this model and policy."""
+        row = (
+            self._connection()
+            .execute(
+                f"SELECT {_COLUMNS} FROM photos WHERE content_hash = ? AND model_id = ? "
+                "AND policy = ? AND outcome = 'tagged' LIMIT 1",
+                (digest, model_id, policy),
+            )
+            .fetchone()
+        )
+        return _record(row) if row else None
+
+    def record(self, rec: PhotoRecord) -> None:
+        probabilities = None if rec.probabilities is None else json.dumps(rec.probabilities)
+        values = (
+            os.fsencode(rec.path), rec.library, rec.device, rec.inode, rec.size, rec.mtime_ns,
+            rec.content_hash, rec.model_id, rec.policy, probabilities,
+            json.dumps(rec.tags, ensure_ascii=False), rec.outcome, rec.error,
+            rec.updated_at or now_iso(),
+        )  # fmt: skip
+        with self.transaction() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO photos ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                values,
+            )
+
+    def paths(self, library: str) -> list[Path]:
+        rows = (
+            self._connection()
+            .execute("SELECT path FROM photos WHERE library = ?", (library,))
+            .fetchall()
+        )
+        return [Path(os.fsdecode(row[0])) for row in rows]
+
+    def forget(self, paths: list[Path]) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "DELETE FROM photos WHERE path = ?", [(os.fsencode(p),) for p in paths]
+            )
+
+    def start_run(self, library: str, model_id: str) -> int:
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (library, model_id, started_at) VALUES (?, ?, ?)",
+                (library, model_id, now_iso()),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def finish_run(self, run_id: int, counts: dict[str, int], *, interrupted: bool) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET finished_at = ?, found = ?, unchanged = ?, tagged = ?, "
+                "failed = ?, interrupted = ? WHERE id = ?",
+                (now_iso(), counts["found"], counts["unchanged"], counts["tagged"],
+                 counts["failed"], int(interrupted), run_id),
+            )  # fmt: skip
+
+    def library_stats(self, library: str) -> LibraryStats:
+        conn = self._connection()
+        known, tagged, failed = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(outcome = 'tagged'), 0), "
+            "COALESCE(SUM(outcome = 'failed'), 0) FROM photos WHERE library = ?",
+            (library,),
+        ).fetchone()
+        run = conn.execute(
+            "SELECT COALESCE(finished_at, started_at), interrupted, model_id FROM runs "
+            "WHERE library = ? ORDER BY id DESC LIMIT 1",
+            (library,),
+        ).fetchone()
+        return LibraryStats(
+            known, tagged, failed,
+            run[0] if run else None, bool(run[1]) if run else False, run[2] if run else None,
+        )  # fmt: skip
+
+
+_COLUMNS = (
+    "path, library, device, inode, size, mtime_ns, content_hash, model_id, policy, "
+    "probabilities, tags, outcome, error, updated_at"
+)
+
+
+def _record(row: tuple[object, ...]) -> PhotoRecord:
+    (path, library, device, inode, size, mtime_ns, digest, model_id, policy,
+     probabilities, tags, outcome, error, updated_at) = row  # fmt: skip
+    return PhotoRecord(
+        library=str(library),
+        path=Path(os.fsdecode(path)),  # type: ignore[arg-type]
+        device=int(device), inode=int(inode), size=int(size), mtime_ns=int(mtime_ns),  # type: ignore[call-overload]
+        content_hash=digest, model_id=model_id, policy=policy,  # type: ignore[arg-type]
+        probabilities=tuple(json.loads(probabilities)) if probabilities else None,  # type: ignore[arg-type]
+        tags=tuple(json.loads(tags)),  # type: ignore[arg-type]
+        outcome=str(outcome), error=error, updated_at=str(updated_at),  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def _quote(path: Path) -> str:
+    from urllib.parse import quote
+
+    return quote(str(path.resolve()))
