@@ -61,6 +61,10 @@ def write_fields(path: str, fields: Fields) -> None:
             image.modify_iptc(iptc)
         if xmp:
             image.modify_xmp(xmp)
+            if not image.read_xmp():
+                # exiv2 keeps a WebP's old XMP chunk when the last key goes; this drops it
+                image.modify_raw_xmp("")
+                return
             packet = image.read_raw_xmp()
             fixed = bags_not_seqs(packet)
             if fixed != packet:
