@@ -84,7 +84,7 @@ def test_a_model_error_reaches_every_request_of_the_batch() -> None:
         batcher = MicroBatcher(Broken(), max_batch=16, max_wait_s=0.01)
         batcher.start()
         try:
-            return await asyncio.gather(
+            return await asyncio.gather(  # type: ignore[return-value]
                 batcher.predict(images_of(1)),
                 batcher.predict(images_of(2)),
                 return_exceptions=True,
