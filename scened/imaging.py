@@ -42,6 +42,8 @@ def open_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image
     except IsADirectoryError:
         raise ImageError("is a directory, not an image file", path) from None
     except OSError as exc:
+        if exc.errno is None:  # raised by a decoder, not by the file system
+            raise ImageError(f"cannot decode (truncated or corrupt?): {exc}", path) from None
         raise ImageError(f"cannot read: {exc.strerror or exc}", path) from None
     width, height = image.size
     if width * height > max_pixels:

@@ -31,10 +31,18 @@ from scened.types import Prediction
     show_default=True,
     help="litert runs the TFLite export; keras needs TensorFlow.",
 )
-@click.option("--policy", "policy_name", default="default", show_default=True,
-              help="Tag policy used to choose the tags.")
+@click.option(
+    "--policy",
+    "policy_name",
+    default="default",
+    show_default=True,
+    help="Tag policy used to choose the tags.",
+)
 def classify(
-    images: tuple[Path, ...], as_json: bool, model_dir: Path | None, runtime: str,
+    images: tuple[Path, ...],
+    as_json: bool,
+    model_dir: Path | None,
+    runtime: str,
     policy_name: str,
 ) -> None:
     """Print the top 3 classes and the chosen tags for each image.

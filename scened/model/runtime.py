@@ -53,8 +53,13 @@ def predict_images(classifier: Classifier, batch: np.ndarray) -> list[Prediction
 class LiteRTClassifier:
     """The TFLite export run by ai-edge-litert (XNNPACK).  Thread-safe through a lock."""
 
-    def __init__(self, model_path: Path, classes: tuple[str, ...], model_id: str,
-                 num_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        classes: tuple[str, ...],
+        model_id: str,
+        num_threads: int | None = None,
+    ) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
         self.classes = classes
@@ -145,8 +150,9 @@ def load_classifier(
         model_file = model_dir / "model.tflite"
         if not model_file.is_file():
             raise ModelError("no model.tflite in the model folder", model_dir)
-        return LiteRTClassifier(model_file, classes, model_id_for(model_dir, model_file),
-                                num_threads)
+        return LiteRTClassifier(
+            model_file, classes, model_id_for(model_dir, model_file), num_threads
+        )
     if runtime == "keras":
         model_file = model_dir / "model.keras"
         if not model_file.is_file():
@@ -155,4 +161,4 @@ def load_classifier(
     raise ModelError(f"unknown runtime {runtime!r} (choose litert or keras)", model_dir)
 
 
-__all__ = ["INPUT_SIZE", "BUNDLED_MODEL_DIR", "Classifier", "load_classifier"]
+__all__ = ["BUNDLED_MODEL_DIR", "INPUT_SIZE", "Classifier", "load_classifier"]

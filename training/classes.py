@@ -1,0 +1,15 @@
+"""The SPEC's 36 classes in output order.
+
+A copy of ``scened.classes.CLASSES``: training never imports the daemon's
+runtime.  ``tests/training/test_classes.py`` keeps the two lists identical.
+"""
+
+from __future__ import annotations
+
+SPEC_CLASSES: tuple[str, ...] = (
+    "Animals", "Airplane", "Baby", "Beach", "Bike", "Bird", "Bridge", "Building",
+    "Cake", "Car", "Cat", "Child", "Coast", "Dance", "Dog", "Family", "Flower",
+    "Food", "Forest", "Fruit", "Holiday", "House", "Lake", "Landmark", "Meme",
+    "Mountain", "Nature", "Night", "Painting", "Portrait", "Road", "Sky", "Snow",
+    "Sports", "Sunset", "Text document",
+)  # fmt: skip

@@ -1,0 +1,113 @@
+"""``scened-train`` / ``python -m scened_training``: train the scene model on a folder tree."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import click
+
+from .classes import SPEC_CLASSES
+from .data import DatasetError
+
+
+def _class_list(data_dir: Path, classes_file: Path | None, from_folders: bool) -> tuple[str, ...]:
+    if classes_file is not None:
+        names = [line.strip() for line in classes_file.read_text(encoding="utf-8").splitlines()]
+        return tuple(n for n in names if n)
+    if from_folders:
+        return tuple(
+            sorted(p.name for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+        )
+    return SPEC_CLASSES
+
+
+@click.command()
+@click.option(
+    "--data",
+    "data_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    help="Folder tree of <Class>/<image>.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Where to write the model folder.",
+)
+@click.option("--epochs", default=60, show_default=True, help="Most epochs (early stopping).")
+@click.option("--val-split", default=0.2, show_default=True, help="Held-out fraction per class.")
+@click.option("--seed", default=1337, show_default=True)
+@click.option(
+    "--augmented-views",
+    default=2,
+    show_default=True,
+    help="Random views per training image, besides the image itself.",
+)
+@click.option("--image-size", default=160, show_default=True)
+@click.option(
+    "--classes",
+    "classes_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="A file with one class a line (output order). Default: the SPEC's 36.",
+)
+@click.option(
+    "--classes-from-folders", is_flag=True, help="Use the folder names, sorted, as the classes."
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Feature cache (default: ~/.cache/scened-train).",
+)
+@click.option(
+    "--float32",
+    "float32",
+    is_flag=True,
+    help="Keep float32 weights (twice the size) instead of float16.",
+)
+def main(
+    data_dir: Path,
+    out_dir: Path,
+    epochs: int,
+    val_split: float,
+    seed: int,
+    augmented_views: int,
+    image_size: int,
+    classes_file: Path | None,
+    classes_from_folders: bool,
+    cache_dir: Path | None,
+    float32: bool,
+) -> None:
+    """Train the scene model on DATA and write it to OUT."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from .train import TrainSettings, run_training  # TensorFlow loads here, not for --help
+
+    classes = _class_list(data_dir, classes_file, classes_from_folders)
+    default_cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "scened-train"
+    settings = TrainSettings(
+        data_dir=data_dir,
+        out_dir=out_dir,
+        classes=classes,
+        epochs=epochs,
+        val_fraction=val_split,
+        seed=seed,
+        augmented_views=augmented_views,
+        input_size=image_size,
+        cache_dir=cache_dir or default_cache,
+        float16=not float32,
+    )
+    try:
+        metrics = run_training(settings)
+    except DatasetError as exc:
+        raise click.ClickException(str(exc)) from None
+    top1, top2 = metrics["top1"], metrics["top2"]
+    click.echo(f"model written to {out_dir} ({metrics['model_id']})")
+    if top1 is not None:
+        click.echo(
+            f"validation top-1 {top1:.3f}, top-2 {top2:.3f} "
+            f"on {metrics['validation_images']} images"
+        )
