@@ -71,7 +71,7 @@ class MetadataWorker:
         assert process.stdout is not None
         ready, _, _ = select.select([process.stdout], [], [], self.timeout)
         if not ready:
-            raise _WorkerGoneError(f"no answer within {self.timeout:g} s")
+            raise _WorkerHungError(f"no answer within {self.timeout:g} s")
         line = process.stdout.readline()
         if not line:
             raise _WorkerGoneError("worker exited")
@@ -80,8 +80,11 @@ class MetadataWorker:
     def _failure(self, path: Path, exc: Exception) -> MetadataError:
         """Kill what is left of the worker and describe how it went."""
         process = self._process
+        code = None
+        if process is not None and not isinstance(exc, _WorkerHungError):
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = process.wait(timeout=5)  # a crashed worker is reaped at once
         self._stop()
-        code = process.returncode if process is not None else None
         if code is not None and code < 0:
             how = f"crashed ({signal.Signals(-code).name})"
         else:
@@ -118,6 +121,10 @@ class MetadataWorker:
 
 class _WorkerGoneError(Exception):
     """The worker stopped answering (crashed, exited or hung)."""
+
+
+class _WorkerHungError(_WorkerGoneError):
+    """The worker did not answer in time (and is killed)."""
 
 
 _shared: MetadataWorker | None = None

@@ -1,0 +1,103 @@
+"""A failure at any point of a write leaves the original byte for byte as it was."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from scened.errors import MetadataError
+from scened.metadata import atomic
+from scened.metadata.fields import KeywordOptions
+from scened.metadata.tagger import KeywordWriter
+
+
+def _only(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("step", ["fsync", "replace"])
+def test_failure_before_the_rename_keeps_the_original(
+    tmp_path: Path,
+    writer: KeywordWriter,
+    oracle: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    step: str,
+) -> None:
+    photo = oracle.make_photo(tmp_path / "keep.jpg")
+    original = photo.read_bytes()
+
+    def disk_full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    if step == "fsync":
+        monkeypatch.setattr(atomic.os, "fsync", disk_full)
+    else:
+        monkeypatch.setattr(atomic.Path, "replace", disk_full)
+    with pytest.raises(MetadataError, match="No space left on device") as caught:
+        writer.tag_file(photo, ["Beach"], KeywordOptions(), model_id="m1")
+    assert caught.value.path == photo
+    assert photo.read_bytes() == original
+    assert _only(tmp_path) == ["keep.jpg"]
+
+
+def test_a_file_too_large_for_the_disk_quota_keeps_the_original(
+    tmp_path: Path, writer: KeywordWriter, oracle: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy itself fails half-way (as with a full disk): nothing is replaced."""
+    photo = oracle.make_photo(tmp_path / "big.png")
+    original = photo.read_bytes()
+    real_fill = atomic._fill
+
+    def half_copy(temporary: Path, source: Path | None, initial: bytes | None) -> None:
+        real_fill(temporary, source, initial)
+        with temporary.open("r+b") as handle:
+            handle.truncate(len(original) // 2)
+        raise OSError(27, "File too large")
+
+    monkeypatch.setattr(atomic, "_fill", half_copy)
+    with pytest.raises(MetadataError, match="File too large"):
+        writer.tag_file(photo, ["Beach"], KeywordOptions(), model_id="m1")
+    assert photo.read_bytes() == original
+    assert _only(tmp_path) == ["big.png"]
+
+
+def test_a_photo_changed_meanwhile_is_not_overwritten(tmp_path: Path, oracle: ModuleType) -> None:
+    photo = oracle.make_photo(tmp_path / "busy.jpg")
+
+    def someone_else_saves(temporary: Path) -> bool:
+        photo.write_bytes(photo.read_bytes() + b"edited elsewhere")
+        return True
+
+    with pytest.raises(MetadataError, match="changed by something else"):
+        atomic.replace_atomically(photo, someone_else_saves)
+    assert photo.read_bytes().endswith(b"edited elsewhere")
+    assert _only(tmp_path) == ["busy.jpg"]
+
+
+def test_nothing_to_change_leaves_the_file_untouched(tmp_path: Path) -> None:
+    photo = tmp_path / "same.jpg"
+    photo.write_bytes(b"bytes")
+    stat_before = photo.stat()
+    assert not atomic.replace_atomically(photo, lambda temporary: False)
+    assert photo.stat().st_ino == stat_before.st_ino
+    assert _only(tmp_path) == ["same.jpg"]
+
+
+def test_a_new_file_is_owned_and_readable_like_its_photo(tmp_path: Path) -> None:
+    photo = tmp_path / "photo.cr2"
+    photo.write_bytes(b"raw")
+    photo.chmod(0o444)
+    sidecar = tmp_path / "photo.xmp"
+
+    def append(temporary: Path) -> bool:
+        with temporary.open("ab") as handle:
+            handle.write(b"!")
+        return True
+
+    assert atomic.replace_atomically(sidecar, append, initial=b"<x/>", like=photo)
+    assert sidecar.read_bytes() == b"<x/>!"
+    assert sidecar.stat().st_mode & 0o777 == 0o644
+    assert (sidecar.stat().st_uid, sidecar.stat().st_gid) == (os.getuid(), photo.stat().st_gid)

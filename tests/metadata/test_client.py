@@ -1,0 +1,66 @@
+"""The metadata worker: an exiv2 crash fails one photo, never the calling process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from scened.errors import MetadataError
+from scened.metadata.client import MetadataWorker
+from scened.metadata.fields import KeywordOptions
+from scened.metadata.tagger import KeywordWriter
+from scened.metadata.worker import CRASH_ON_ENV
+
+
+@pytest.fixture
+def crashing_writer(monkeypatch: pytest.MonkeyPatch) -> Iterator[KeywordWriter]:
+    """A writer whose worker dies of SIGSEGV on any file named *poison*."""
+    monkeypatch.setenv(CRASH_ON_ENV, "poison")
+    worker = MetadataWorker(timeout=30)
+    yield KeywordWriter(worker)
+    worker.close()
+
+
+def test_a_worker_crash_fails_that_photo_only(
+    tmp_path: Path, crashing_writer: KeywordWriter, oracle: ModuleType
+) -> None:
+    good = oracle.make_photo(tmp_path / "good.jpg")
+    poison = oracle.make_photo(tmp_path / "poison.jpg")
+    original = poison.read_bytes()
+
+    with pytest.raises(MetadataError, match="SIGSEGV") as caught:
+        crashing_writer.tag_file(poison, ["Beach"], KeywordOptions(), model_id="m1")
+
+    assert caught.value.path == poison
+    assert poison.read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.jpg", "poison.jpg"]
+    # a new worker takes over for the next photo
+    assert crashing_writer.tag_file(good, ["Sky"], KeywordOptions(), model_id="m1")
+    assert oracle.keyword_fields(good)["subject"] == ["Sky"]
+
+
+def test_an_exiv2_error_is_a_metadata_error_naming_the_photo(
+    tmp_path: Path, writer: KeywordWriter
+) -> None:
+    fake = tmp_path / "not-a-photo.jpg"
+    fake.write_bytes(b"this is text, not a JPEG")
+    with pytest.raises(MetadataError, match="exiv2 failed") as caught:
+        writer.tag_file(fake, ["Beach"], KeywordOptions())
+    assert caught.value.path == fake
+    assert fake.read_bytes() == b"this is text, not a JPEG"
+
+
+def test_a_hung_worker_is_killed_and_replaced(tmp_path: Path, oracle: ModuleType) -> None:
+    worker = MetadataWorker(timeout=0.001)
+    try:
+        photo = oracle.make_photo(tmp_path / "slow.jpg")
+        with pytest.raises(MetadataError, match="no answer"):
+            # the first request also starts the interpreter: far beyond 1 ms
+            worker.read(photo)
+        worker.timeout = 30
+        assert worker.read(photo) == {}
+    finally:
+        worker.close()
