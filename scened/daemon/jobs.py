@@ -44,6 +44,7 @@ class Job:
     prediction: Prediction | None = None
     tags: tuple[str, ...] = ()
     error: str = ""
+    retry: bool = False  # failed in a way that may pass next time: recorded without stat
 
     @property
     def path(self) -> Path:

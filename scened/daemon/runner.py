@@ -41,6 +41,9 @@ from scened.types import Policy, Prediction, Sink, TagResult
 
 log = logging.getLogger(__name__)
 
+#: Recorded for a failure worth retrying: no real file has this signature.
+UNKNOWN_STAT = FileEntry(Path(), 0, 0, -1, 0)
+
 
 @dataclass(frozen=True)
 class RunSettings:
@@ -200,6 +203,7 @@ class LibraryRun:
             after = FileEntry.from_stat(job.path, job.path.stat())
         except Exception as exc:
             self.fail(job, exc)
+            job.retry = True  # a sink may fail for a while (disk full, webhook down)
             return
         if self.settings.dry_run:
             self.progress.note(f"would tag {job.path}: {', '.join(job.tags)}")
@@ -250,7 +254,8 @@ class LibraryRun:
             summary.failed += 1
             summary.failures.append((job.path, job.error))
             if not self.settings.dry_run:
-                self.state.record(self._row(job, job.entry, job.digest))
+                entry = UNKNOWN_STAT if job.retry else job.entry
+                self.state.record(self._row(job, entry, job.digest))
         else:
             summary.tagged += 1
             summary.classified += action == Action.CLASSIFY

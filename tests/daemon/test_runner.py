@@ -1,0 +1,180 @@
+"""A library run end to end in-process: what is classified, written, recorded, pruned."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+from daemon_helpers import ColourClassifier, RecorderPlugin, Runner, make_photo
+
+from scened.daemon.state import DB_NAME, StateDB
+
+
+def test_first_run_tags_every_photo_and_second_run_does_nothing(
+    library: Path, run_once: Runner, classifier: ColourClassifier, recorder: RecorderPlugin
+) -> None:
+    red = make_photo(library / "red.jpg", "red")
+    green = make_photo(library / "sub" / "green.PNG", "green")
+    blue = make_photo(library / "sub" / "deeper" / "blue.webp", "blue")
+
+    first = run_once()
+
+    assert (first.found, first.tagged, first.classified, first.failed) == (3, 3, 3, 0)
+    assert sorted((p.name, tags) for p, tags, _ in recorder.writes) == [
+        ("blue.webp", ("Sky",)), ("green.PNG", ("Forest",)), ("red.jpg", ("Sunset",)),
+    ]  # fmt: skip
+    assert [e["library"] for e in recorder.events] == ["lib"] * 3
+    assert {red, green, blue} == {e["path"] for e in recorder.events}
+
+    recorder.writes.clear()
+    second = run_once()
+
+    assert (second.found, second.unchanged, second.tagged, second.classified) == (3, 3, 0, 0)
+    assert recorder.writes == []
+    assert classifier.images_seen == 3
+
+
+def test_photos_are_classified_in_batches_of_the_configured_size(
+    library: Path, run_once: Runner, classifier: ColourClassifier
+) -> None:
+    for index in range(7):
+        make_photo(library / f"p{index}.jpg", "blue")
+
+    summary = run_once()
+
+    assert summary.classified == 7
+    assert sum(classifier.batches) == 7
+    assert max(classifier.batches) <= 16
+
+
+def test_edited_photo_is_retagged_and_touched_photo_is_not(
+    library: Path, run_once: Runner, classifier: ColourClassifier, recorder: RecorderPlugin
+) -> None:
+    edited = make_photo(library / "edited.jpg", "red")
+    touched = make_photo(library / "touched.jpg", "green")
+    run_once()
+    recorder.writes.clear()
+
+    make_photo(edited, "blue")  # new content
+    stat = touched.stat()
+    import os
+
+    os.utime(touched, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))  # same content
+
+    summary = run_once()
+
+    assert (summary.classified, summary.unchanged) == (1, 1)
+    assert recorder.writes == [(edited, ("Sky",), False)]
+    assert classifier.images_seen == 3
+    recorder.writes.clear()
+    assert run_once().unchanged == 2
+    assert recorder.writes == []
+
+
+def test_moved_photo_reuses_its_tags_without_the_model_and_deleted_photo_is_pruned(
+    library: Path, run_once: Runner, classifier: ColourClassifier, recorder: RecorderPlugin,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    moving = make_photo(library / "a" / "moving.jpg", "green")
+    doomed = make_photo(library / "doomed.png", "red")
+    run_once()
+    recorder.writes.clear()
+
+    moved = library / "b" / "renamed.jpg"
+    moved.parent.mkdir()
+    shutil.move(moving, moved)
+    doomed.unlink()
+
+    summary = run_once()
+
+    # pruned: the deleted photo and the moved one's old path
+    assert (summary.found, summary.reused, summary.classified, summary.pruned) == (1, 1, 0, 2)
+    assert recorder.writes == [(moved, ("Forest",), False)]
+    assert classifier.images_seen == 2
+    state = StateDB.open(tmp_path / "state")
+    assert state.paths("lib") == [moved]
+    state.close()
+
+
+def test_new_model_or_changed_policy_retags(
+    library: Path, run_once: Runner, recorder: RecorderPlugin
+) -> None:
+    make_photo(library / "one.jpg", "red")
+    run_once()
+
+    assert run_once(use=ColourClassifier("colour-2")).classified == 1
+    changed_policy = {"type": "threshold", "min_probability": 0.5}
+    assert run_once(use=ColourClassifier("colour-2"), policy=changed_policy).classified == 1
+    assert run_once(use=ColourClassifier("colour-2"), policy=changed_policy).unchanged == 1
+    assert len(recorder.writes) == 3
+
+
+def test_each_photo_fails_on_its_own_and_is_not_retried_unless_asked(
+    library: Path, run_once: Runner, recorder: RecorderPlugin
+) -> None:
+    make_photo(library / "good.jpg", "red")
+    (library / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (library / "empty.png").write_bytes(b"")
+    make_photo(library / "sinkfail.jpg", "blue")
+
+    summary = run_once()
+
+    assert (summary.tagged, summary.failed) == (1, 3)
+    reasons = {path.name: reason for path, reason in summary.failures}
+    assert set(reasons) == {"corrupt.jpg", "empty.png", "sinkfail.jpg"}
+    assert "No space left on device" in reasons["sinkfail.jpg"]
+    assert "not an image" in reasons["empty.png"]
+    assert not summary.ok
+
+    # undecodable photos are not retried until they change; a failed write is
+    again = run_once()
+    assert (again.unchanged, again.failed_before, again.failed) == (1, 2, 1)
+    assert again.failures == [(library / "sinkfail.jpg", "No space left on device")]
+    assert again.ok is False
+    retried = run_once(retry_failed=True)
+    assert (retried.unchanged, retried.failed) == (1, 3)
+
+
+def test_dry_run_changes_nothing_not_even_the_state(
+    library: Path, run_once: Runner, recorder: RecorderPlugin, tmp_path: Path
+) -> None:
+    photo = make_photo(library / "photo.jpg", "red")
+    before = photo.read_bytes()
+
+    summary = run_once(dry_run=True)
+
+    assert (summary.tagged, summary.dry_run) == (1, True)
+    assert recorder.writes == [(photo, ("Sunset",), True)]
+    assert recorder.events[0]["dry_run"] is True
+    assert photo.read_bytes() == before
+    assert not (tmp_path / "state").exists()
+
+    run_once()
+    db = tmp_path / "state" / DB_NAME
+    rows_before = sqlite3.connect(db).execute("SELECT * FROM photos").fetchall()
+    make_photo(library / "new.jpg", "blue")
+    assert run_once(dry_run=True).tagged == 1
+    assert sqlite3.connect(db).execute("SELECT * FROM photos").fetchall() == rows_before
+
+
+def test_missing_library_folder_fails_the_library_and_prunes_nothing(
+    library: Path, run_once: Runner, tmp_path: Path
+) -> None:
+    make_photo(library / "photo.jpg", "red")
+    run_once()
+    shutil.rmtree(library)  # an unmounted share looks like this
+
+    summary = run_once()
+
+    assert "library folder not readable" in summary.error
+    assert not summary.ok
+    state = StateDB.open(tmp_path / "state")
+    assert state.paths("lib") == [library / "photo.jpg"]
+    state.close()
+
+
+def test_unknown_sink_is_a_library_error_naming_the_key(run_once: Runner) -> None:
+    summary = run_once(sinks=[{"type": "record"}, {"type": "nope"}])
+    assert "sinks[1].type" in summary.error
+    assert "unknown sink 'nope'" in summary.error
