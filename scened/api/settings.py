@@ -90,6 +90,17 @@ class ApiSettings:
         if self.runtime not in ("litert", "keras"):
             raise ConfigError("must be litert or keras", key="api.runtime")
 
+    def to_environ(self) -> dict[str, str]:
+        """These settings as ``SCENED_API_*`` variables (how worker processes receive them)."""
+        environ: dict[str, str] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            text = ",".join(value) if f.name in _LIST_FIELDS else str(value)
+            environ[ENV_PREFIX + f.name.upper()] = text
+        return environ
+
     @classmethod
     def load(
         cls,

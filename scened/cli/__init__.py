@@ -13,6 +13,7 @@ from scened.cli.config_cmd import config_group
 from scened.cli.errors import ScenedGroup
 from scened.cli.plugins_cmd import plugins
 from scened.cli.run import run
+from scened.cli.serve import serve
 from scened.cli.status import status
 from scened.cli.untag import untag
 
@@ -36,3 +37,4 @@ main.add_command(untag)
 main.add_command(run)
 main.add_command(status)
 main.add_command(config_group)
+main.add_command(serve)
