@@ -1,0 +1,145 @@
+"""The scanner on real folders: extensions, globs, hidden files, links, FIFOs, sockets."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from scened.daemon import scan as scan_module
+from scened.daemon.scan import SUPPORTED_EXTENSIONS, Scanner, matches
+from scened.errors import ScenedError
+
+
+def touch(path: Path, data: bytes = b"x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def names(scanner: Scanner) -> list[str]:
+    return [entry.path.relative_to(scanner.root).as_posix() for entry in scanner]
+
+
+def test_every_supported_extension_is_found_in_any_case(tmp_path: Path) -> None:
+    for ext in SUPPORTED_EXTENSIONS:
+        touch(tmp_path / f"lower{ext}")
+        touch(tmp_path / f"upper{ext.upper()}")
+    touch(tmp_path / "notes.txt")
+    touch(tmp_path / "photo.jpg.xmp")  # a sidecar
+    touch(tmp_path / "photo.XMP")
+    touch(tmp_path / "movie.mp4")
+
+    found = names(Scanner(tmp_path))
+
+    assert len(found) == 2 * len(SUPPORTED_EXTENSIONS)
+    assert {"lower.cr3", "upper.NEF", "lower.heic", "upper.JPEG", "lower.avif"} <= set(found)
+    assert not any(name.lower().endswith((".xmp", ".txt", ".mp4")) for name in found)
+
+
+def test_entries_carry_the_stat_signature(tmp_path: Path) -> None:
+    photo = touch(tmp_path / "a.jpg", b"12345")
+    (entry,) = list(Scanner(tmp_path))
+    st = photo.stat()
+    assert entry.signature == (st.st_dev, st.st_ino, 5, st.st_mtime_ns)
+
+
+def test_hidden_files_and_folders_and_nas_thumbnail_folders_are_skipped(tmp_path: Path) -> None:
+    touch(tmp_path / "keep.jpg")
+    touch(tmp_path / ".hidden.jpg")
+    touch(tmp_path / "._keep.jpg")  # macOS resource fork
+    touch(tmp_path / ".trash" / "old.jpg")
+    touch(tmp_path / "@eaDir" / "keep.jpg" / "SYNOPHOTO_THUMB_XL.jpg")
+    touch(tmp_path / "album" / "in.png")
+
+    assert names(Scanner(tmp_path)) == ["keep.jpg", "album/in.png"]
+
+
+def test_include_and_exclude_globs(tmp_path: Path) -> None:
+    for rel in ("a.jpg", "b.PNG", "raw/c.nef", "Trash/d.jpg", "2024/Trash/e.jpg", "2024/f.jpg"):
+        touch(tmp_path / rel)
+
+    assert names(Scanner(tmp_path, include=["*.png", "raw/*"])) == ["b.PNG", "raw/c.nef"]
+    assert names(Scanner(tmp_path, exclude=["trash"])) == ["a.jpg", "b.PNG", "2024/f.jpg",
+                                                           "raw/c.nef"]  # fmt: skip
+    assert names(Scanner(tmp_path, exclude=["*.jpg"], include=["*"])) == ["b.PNG", "raw/c.nef"]
+    assert matches(["2024/*"], "2024/x/y.jpg") and not matches(["2024/*"], "2023/y.jpg")
+
+
+def test_symlink_loops_end_and_each_file_is_yielded_once(tmp_path: Path) -> None:
+    touch(tmp_path / "a" / "photo.jpg")
+    (tmp_path / "a" / "loop").symlink_to(tmp_path)  # a -> root -> a -> ...
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    (tmp_path / "alias.jpg").symlink_to(tmp_path / "a" / "photo.jpg")
+    (tmp_path / "dangling.jpg").symlink_to(tmp_path / "missing.jpg")
+    os.link(tmp_path / "a" / "photo.jpg", tmp_path / "hardlink.jpg")
+
+    found = names(Scanner(tmp_path))
+
+    assert len(found) == 1
+
+
+def test_fifos_and_sockets_are_never_opened(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe.jpg")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(tmp_path / "sock.png"))
+    touch(tmp_path / "real.jpg")
+    try:
+        assert names(Scanner(tmp_path)) == ["real.jpg"]
+    finally:
+        server.close()
+
+
+def test_unreadable_folder_is_reported_and_remembered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    touch(tmp_path / "ok" / "a.jpg")
+    locked = tmp_path / "locked"
+    touch(locked / "b.jpg")
+    real_scandir = os.scandir
+
+    def scandir(path: os.PathLike[str] | str) -> object:
+        # root can read anything, so a permission error is simulated for one folder
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(scan_module.os, "scandir", scandir)
+    scanner = Scanner(tmp_path)
+
+    assert names(scanner) == ["ok/a.jpg"]
+    assert scanner.unreadable_dirs == [locked]
+    assert scanner.problems == [(locked, "cannot list folder: Permission denied")]
+
+
+def test_file_vanishing_during_the_scan_is_skipped(tmp_path: Path) -> None:
+    for index in range(5):
+        touch(tmp_path / f"{index}.jpg")
+    scanner = iter(Scanner(tmp_path))
+    first = next(scanner)
+    (tmp_path / "3.jpg").unlink()
+
+    rest = [entry.path.name for entry in scanner]
+
+    assert first.path.name == "0.jpg"
+    assert rest == ["1.jpg", "2.jpg", "4.jpg"]
+
+
+def test_missing_or_non_folder_root_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ScenedError, match="library folder not readable"):
+        list(Scanner(tmp_path / "absent"))
+    touch(tmp_path / "file.jpg")
+    with pytest.raises(ScenedError, match="not a folder"):
+        list(Scanner(tmp_path / "file.jpg"))
+
+
+def test_non_ascii_and_undecodable_names(tmp_path: Path) -> None:
+    touch(tmp_path / "Été à Zürich 東京.jpg")
+    raw_name = os.fsdecode(b"caf\xe9.jpg")  # Latin-1 bytes, not valid UTF-8
+    touch(tmp_path / raw_name)
+
+    found = names(Scanner(tmp_path))
+
+    assert sorted(found) == sorted(["Été à Zürich 東京.jpg", raw_name])

@@ -1,0 +1,98 @@
+"""The state database: migrations, WAL, transactions, odd paths, read-only dry runs."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from scened.daemon.state import DB_NAME, MIGRATIONS, PhotoRecord, StateDB
+
+
+def record(path: Path, **changes: object) -> PhotoRecord:
+    values: dict[str, object] = {
+        "library": "lib", "path": path, "device": 1, "inode": 2, "size": 3, "mtime_ns": 4,
+        "content_hash": "abc", "model_id": "m1", "policy": '{"type":"default"}',
+        "probabilities": (0.25, 0.75), "tags": ("Beach", "Sky"), "outcome": "tagged",
+    }  # fmt: skip
+    values.update(changes)
+    return PhotoRecord(**values)  # type: ignore[arg-type]
+
+
+def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path) -> None:
+    db = StateDB.open(tmp_path / "nested" / "state")
+    db.close()
+
+    conn = sqlite3.connect(tmp_path / "nested" / "state" / DB_NAME)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert {"photos", "runs"} <= tables
+
+
+def test_migrating_twice_changes_nothing(tmp_path: Path) -> None:
+    StateDB.open(tmp_path).close()
+    db = StateDB.open(tmp_path)
+    db.record(record(tmp_path / "a.jpg"))
+    db.close()
+    db = StateDB.open(tmp_path)
+    assert db.get(tmp_path / "a.jpg") == db.get(tmp_path / "a.jpg") is not None
+    db.close()
+
+
+def test_records_round_trip_with_non_utf8_paths(tmp_path: Path) -> None:
+    db = StateDB.open(tmp_path)
+    odd = tmp_path / os.fsdecode(b"caf\xe9 \xe6\x9d\xb1.jpg")
+    db.record(record(odd, tags=("Été",)))
+
+    got = db.get(odd)
+
+    assert got is not None
+    assert (got.path, got.tags, got.probabilities, got.signature) == (
+        odd, ("Été",), (0.25, 0.75), (1, 2, 3, 4),
+    )  # fmt: skip
+    assert db.find_by_hash("abc", "m1", '{"type":"default"}') == got
+    assert db.find_by_hash("abc", "m2", '{"type":"default"}') is None
+    assert db.paths("lib") == [odd]
+    db.forget([odd])
+    assert db.get(odd) is None
+    db.close()
+
+
+def test_transaction_rolls_back_on_error(tmp_path: Path) -> None:
+    db = StateDB.open(tmp_path)
+    with pytest.raises(RuntimeError), db.transaction() as conn:
+        conn.execute("INSERT INTO runs (library, started_at) VALUES ('lib', 'now')")
+        raise RuntimeError("boom")
+    assert db.library_stats("lib").last_run is None
+    db.close()
+
+
+def test_library_stats_and_runs(tmp_path: Path) -> None:
+    db = StateDB.open(tmp_path)
+    db.record(record(tmp_path / "a.jpg"))
+    db.record(record(tmp_path / "b.jpg", outcome="failed", error="corrupt"))
+    run = db.start_run("lib", "m1")
+    db.finish_run(run, {"found": 2, "unchanged": 0, "tagged": 1, "failed": 1}, interrupted=True)
+
+    stats = db.library_stats("lib")
+
+    assert (stats.known, stats.tagged, stats.failed, stats.model_id) == (2, 1, 1, "m1")
+    assert stats.last_run is not None and stats.last_run_interrupted
+    db.close()
+
+
+def test_dry_run_never_creates_or_changes_the_database(tmp_path: Path) -> None:
+    throwaway = StateDB.open(tmp_path / "state", dry_run=True)
+    throwaway.record(record(tmp_path / "a.jpg"))  # goes to memory
+    assert throwaway.get(tmp_path / "a.jpg") is not None
+    throwaway.close()
+    assert not (tmp_path / "state").exists()
+
+    StateDB.open(tmp_path / "state").close()
+    readonly = StateDB.open(tmp_path / "state", dry_run=True)
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        readonly.record(record(tmp_path / "a.jpg"))
+    readonly.close()
