@@ -43,9 +43,13 @@ class MetadataWorker:
         result = self._request({"op": "read", "path": str(path)}, path)
         return dict(result or {})
 
-    def write(self, path: Path, fields: Fields) -> None:
-        """Set (``None``: delete) each key of ``fields`` in ``path``, in place."""
-        self._request({"op": "write", "path": str(path), "fields": dict(fields)}, path)
+    def write(self, path: Path, fields: Fields) -> int:
+        """Set (``None``: delete) each key of ``fields`` in ``path``, in place.
+
+        Returns how many XMP properties ``path`` holds afterwards.
+        """
+        request = {"op": "write", "path": str(path), "fields": dict(fields)}
+        return int(self._request(request, path) or 0)
 
     def close(self) -> None:
         """Stop the worker process (a later request starts a new one)."""

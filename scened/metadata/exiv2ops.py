@@ -6,10 +6,16 @@ main process imports this module (see :mod:`scened.metadata.worker`).
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pyexiv2
+from PIL import Image
 
 from scened.metadata.fields import (
     BAG_PROPERTIES,
@@ -36,7 +42,7 @@ def setup() -> None:
 
 def read_fields(path: str) -> dict[str, Any]:
     """The keyword fields, scened's record and every IPTC dataset of one file."""
-    with pyexiv2.Image(path) as image:
+    with _opened(path) as image:
         xmp = image.read_xmp()
         iptc = image.read_iptc() if _supports_iptc(image) else {}
     found: dict[str, Any] = {
@@ -48,27 +54,69 @@ def read_fields(path: str) -> dict[str, Any]:
     return found
 
 
-def write_fields(path: str, fields: Fields) -> None:
+def write_fields(path: str, fields: Fields) -> int:
     """Set (or delete, for ``None``) each key of ``fields`` in the file at ``path``.
 
     XMP arrays are then rewritten as rdf:Bag where the XMP specification says so:
-    pyexiv2 always writes lists as rdf:Seq.
+    pyexiv2 always writes lists as rdf:Seq.  Returns how many XMP properties the
+    file holds afterwards (an empty sidecar is left for the caller to delete).
     """
     iptc = {key: value for key, value in fields.items() if key.startswith("Iptc.")}
     xmp = {key: value for key, value in fields.items() if key.startswith("Xmp.")}
-    with pyexiv2.Image(path) as image:
+    with _opened(path) as image:
         if iptc:
             image.modify_iptc(iptc)
         if xmp:
-            image.modify_xmp(xmp)
-            if not image.read_xmp():
-                # exiv2 keeps a WebP's old XMP chunk when the last key goes; this drops it
-                image.modify_raw_xmp("")
-                return
-            packet = image.read_raw_xmp()
-            fixed = bags_not_seqs(packet)
-            if fixed != packet:
-                image.modify_raw_xmp(fixed)
+            _modify_xmp(image, xmp)
+        left = len(image.read_xmp())
+        if _is_sidecar(path) and left:
+            Path(path).write_text(image.read_raw_xmp().rstrip() + "\n", encoding="utf-8")
+    return left
+
+
+def _modify_xmp(image: Any, xmp: Fields) -> None:
+    image.modify_xmp(xmp)
+    if not image.read_xmp():
+        # exiv2 keeps a WebP's old XMP chunk when the last key goes; this drops it
+        image.modify_raw_xmp("")
+        return
+    packet = image.read_raw_xmp()
+    fixed = bags_not_seqs(packet)
+    if fixed != packet:
+        image.modify_raw_xmp(fixed)
+
+
+@contextlib.contextmanager
+def _opened(path: str) -> Iterator[Any]:
+    """A pyexiv2 image for ``path``; for an XMP sidecar, its packet in a blank JPEG.
+
+    exiv2 converts IPTC and EXIF back into XMP whenever it writes a sidecar, which
+    would bring back keywords just removed.  Inside a JPEG it does no such thing,
+    so sidecars are edited there and their packet is written out as text.
+    """
+    if not _is_sidecar(path):
+        with pyexiv2.Image(path) as image:
+            yield image
+        return
+    carrier = pyexiv2.ImageData(_blank_jpeg())
+    try:
+        packet = Path(path).read_text(encoding="utf-8")
+        if packet.strip():
+            carrier.modify_raw_xmp(packet)
+        yield carrier
+    finally:
+        carrier.close()
+
+
+def _is_sidecar(path: str) -> bool:
+    return path.lower().endswith(".xmp")
+
+
+@functools.cache
+def _blank_jpeg() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (1, 1)).save(buffer, "JPEG")
+    return buffer.getvalue()
 
 
 def bags_not_seqs(packet: str) -> str:

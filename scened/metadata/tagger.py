@@ -85,7 +85,7 @@ class KeywordWriter:
             log.info("dry run: would create %s with %s", sidecar, list(tags))
             return True
         return replace_atomically(
-            sidecar, self._editor(planner, sidecar), initial=EMPTY_PACKET, like=photo
+            sidecar, _Editor(self, planner, sidecar), initial=EMPTY_PACKET, like=photo
         )
 
     def untag(self, path: Path, *, dry_run: bool = False) -> bool:
@@ -111,37 +111,46 @@ class KeywordWriter:
     def _apply(self, path: Path, planner: Planner, *, dry_run: bool) -> bool:
         if dry_run:
             current = self.worker.read(path)
-            todo = self._todo(path, current, planner)
+            todo = _todo(path, current, planner)
             if todo:
                 log.info("dry run: would change %s: %s", path, sorted(todo))
             return bool(todo)
-        return replace_atomically(path, self._editor(planner, path))
+        editor = _Editor(self, planner, path)
+        if replace_atomically(path, editor):
+            return True
+        if editor.emptied_sidecar:  # nothing but scened's keywords was in it
+            path.unlink()
+            log.info("removed %s: nothing but scened's keywords was in it", path)
+            return True
+        return False
 
-    @staticmethod
-    def _todo(path: Path, current: Mapping[str, Any], planner: Planner) -> dict[str, FieldValue]:
-        """The keys to change, leaving out IPTC where the format cannot hold it."""
-        todo = changes(current, planner(current))
-        if path.suffix.lower() in XMP_ONLY | {".xmp"}:
-            todo = {key: value for key, value in todo.items() if not key.startswith("Iptc.")}
-        return todo
 
-    def _editor(self, planner: Planner, path: Path) -> Callable[[Path], bool]:
-        """The edit that :func:`replace_atomically` runs on the temporary copy."""
+class _Editor:
+    """The edit that :func:`replace_atomically` runs on the temporary copy of ``path``."""
 
-        def edit(temporary: Path) -> bool:
-            current = self.worker.read(temporary)
-            todo = self._todo(temporary, current, planner)
-            if todo:
-                self.worker.write(temporary, todo)
-            return bool(todo)
+    def __init__(self, writer: KeywordWriter, planner: Planner, path: Path) -> None:
+        self.writer = writer
+        self.planner = planner
+        self.path = path
+        self.emptied_sidecar = False
 
-        def edit_reporting_real_path(temporary: Path) -> bool:
-            try:
-                return edit(temporary)
-            except MetadataError as exc:  # name the photo, not the temporary copy
-                raise MetadataError(exc.message, path) from exc
+    def __call__(self, temporary: Path) -> bool:
+        try:
+            return self._edit(temporary)
+        except MetadataError as exc:  # name the photo, not the temporary copy
+            raise MetadataError(exc.message, self.path) from exc
 
-        return edit_reporting_real_path
+    def _edit(self, temporary: Path) -> bool:
+        worker = self.writer.worker
+        current = worker.read(temporary)
+        todo = _todo(temporary, current, self.planner)
+        if not todo:
+            return False
+        left = worker.write(temporary, todo)
+        if left == 0 and self.path.suffix.lower() == ".xmp" and self.path.exists():
+            self.emptied_sidecar = True
+            return False
+        return True
 
 
 def _tag_planner(tags: Sequence[str], options: KeywordOptions, model_id: str) -> Planner:
@@ -154,3 +163,11 @@ def _tag_planner(tags: Sequence[str], options: KeywordOptions, model_id: str) ->
 def has_scened_record(fields: Mapping[str, Any]) -> bool:
     """Whether scened has written into the file these fields were read from."""
     return any(fields.get(key) for key in (RECORD_TAGS, *RECORD_OF.values()))
+
+
+def _todo(path: Path, current: Mapping[str, Any], planner: Planner) -> dict[str, FieldValue]:
+    """The keys to change, leaving out IPTC where the format cannot hold it."""
+    todo = changes(current, planner(current))
+    if path.suffix.lower() in XMP_ONLY | {".xmp"}:
+        todo = {key: value for key, value in todo.items() if not key.startswith("Iptc.")}
+    return todo

@@ -5,7 +5,7 @@ on stdin and answers one JSON line on its private copy of stdout (fd 1 itself is
 pointed at stderr, so anything exiv2 prints cannot corrupt the protocol)::
 
     {"op": "read", "path": "/p/a.jpg"}             -> {"ok": true, "result": {...}}
-    {"op": "write", "path": "...", "fields": {...}} -> {"ok": true, "result": null}
+    {"op": "write", "path": "...", "fields": {...}} -> {"ok": true, "result": 3}
     failures                                       -> {"ok": false, "error": "..."}
 
 If exiv2 crashes, only this process dies; :mod:`scened.metadata.client` notices,
@@ -39,8 +39,7 @@ def handle(request: dict[str, Any]) -> Any:
     if request["op"] == "read":
         return exiv2ops.read_fields(path)
     if request["op"] == "write":
-        exiv2ops.write_fields(path, request["fields"])
-        return None
+        return exiv2ops.write_fields(path, request["fields"])
     raise ValueError(f"unknown request {request['op']!r}")
 
 
