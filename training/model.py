@@ -89,3 +89,15 @@ def load_head(path: Path) -> keras.Model:
     head = build_head(int(weights[-1].shape[0]))
     head.set_weights(weights)
     return head
+
+
+def rebuild_model(head_path: Path, input_size: int = 160) -> keras.Model:
+    """The whole Keras model from the ImageNet checkpoint and a saved head.
+
+    A shipped model folder has no ``model.keras`` (it would double the download);
+    this rebuilds exactly the same model, so that TensorFlow users and the tests
+    can run it.
+    """
+    head = load_head(head_path)
+    round_weights_to_float16(head)  # already float16 values; kept explicit
+    return assemble(build_feature_extractor(input_size), head)

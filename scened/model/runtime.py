@@ -8,11 +8,12 @@ softmax over its classes.  TensorFlow is imported only for the Keras runtime.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -66,9 +67,10 @@ class LiteRTClassifier:
         self.model_id = model_id
         self._lock = threading.Lock()
         try:
-            self._interpreter = Interpreter(
-                model_path=str(model_path), num_threads=num_threads or os.cpu_count() or 1
-            )
+            with _native_stderr_silenced():  # litert prints an INFO line about XNNPACK
+                self._interpreter = Interpreter(
+                    model_path=str(model_path), num_threads=num_threads or os.cpu_count() or 1
+                )
         except ValueError as exc:
             raise ModelError(f"cannot load TFLite model: {exc}", model_path) from None
         self._input = self._interpreter.get_input_details()[0]
@@ -83,7 +85,8 @@ class LiteRTClassifier:
                 self._interpreter.resize_tensor_input(
                     self._input["index"], [len(batch), self.input_size, self.input_size, 3]
                 )
-                self._interpreter.allocate_tensors()
+                with _native_stderr_silenced():  # XNNPACK is applied here, and says so
+                    self._interpreter.allocate_tensors()
                 self._batch_size = len(batch)
             self._interpreter.set_tensor(self._input["index"], batch.astype(np.float32))
             self._interpreter.invoke()
@@ -108,6 +111,23 @@ class KerasClassifier:
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self._model(batch.astype(np.float32), training=False))
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Silence what native code writes to file descriptor 2 (not Python's sys.stderr)."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _check_outputs(outputs: int, classes: Sequence[str], model_path: Path) -> None:
