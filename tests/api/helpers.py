@@ -15,18 +15,14 @@ from __future__ import annotations
 
 import base64
 import io
-import socket
 import threading
-import time
 from collections.abc import Callable
 
 import numpy as np
-import uvicorn
 from PIL import Image
 
+from scened.api.server import BackgroundServer
 from scened.classes import CLASSES
-
-SERVER_START_TIMEOUT_S = 20
 
 
 class FakeClassifier:
@@ -86,33 +82,8 @@ def image_for(class_index: int, green: int = 255, fmt: str = "JPEG") -> str:
     return b64(encode_image((red_for(class_index), green, 40), fmt=fmt))
 
 
-class LiveServer:
-    """A real uvicorn server on 127.0.0.1 (free port) in a thread."""
-
-    def __init__(self, app: object) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port = self._socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", lifespan="on")  # type: ignore[arg-type]
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
-
-    def start(self) -> LiveServer:
-        self._thread.start()
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the uvicorn server did not start")
-            time.sleep(0.02)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(SERVER_START_TIMEOUT_S)
-        self._socket.close()
+#: A real uvicorn server on 127.0.0.1 (free port) in a thread.
+LiveServer = BackgroundServer
 
 
 ServerFactory = Callable[..., LiveServer]
