@@ -9,7 +9,11 @@ from typing import Any, TypeVar
 
 import click
 
-from scened.config import find_config_file, load_config, to_toml
+from scened.config import Config, find_config_file, load_config, to_toml
+from scened.errors import ConfigError, ScenedError
+from scened.plugins import get_plugin_manager
+from scened.policies import build_policy
+from scened.sinks import build_sinks
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -35,8 +39,25 @@ def config_group() -> None:
 def check(config_path: Path | None) -> None:
     """Validate the configuration file; exit 78 with the key at fault if it is invalid."""
     config = load_config(config_path)
+    check_plugins(config)
     where = str(config.source) if config.source else "no configuration file (defaults)"
     click.echo(f"{where}: OK, {len(config.libraries)} libraries")
+
+
+def check_plugins(config: Config) -> None:
+    """Build each library's policy and sinks, so their options are checked too."""
+    pm = get_plugin_manager()
+    for index, library in enumerate(config.libraries):
+        where = f"libraries[{index}]"
+        try:
+            build_policy(pm, library.policy_name, library.policy_options)
+            for sink in build_sinks(pm, library.sinks):
+                sink.close()
+        except ConfigError as exc:
+            key = f"{where}.{exc.key}" if exc.key else f"{where}.policy"
+            raise ConfigError(exc.message, config.source, key=key) from exc
+        except ScenedError as exc:
+            raise ConfigError(exc.message, config.source, key=f"{where}.policy") from exc
 
 
 @config_group.command()
