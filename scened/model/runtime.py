@@ -122,7 +122,7 @@ def _native_stderr_silenced() -> Iterator[None]:
         yield
         return
     try:
-        with open(os.devnull, "wb") as devnull:
+        with Path(os.devnull).open("wb") as devnull:
             os.dup2(devnull.fileno(), 2)
             yield
     finally:
