@@ -1,0 +1,140 @@
+"""`scened run --once` and `scened status` in-process, with the real xmp sink.
+
+The model is not what these tests are about: ``classifier_from_config`` is replaced
+by the colour classifier of tests/daemon/daemon_helpers.py (red → Sunset, green →
+Forest, blue → Sky).  exiftool is the oracle for what was written.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from click.testing import CliRunner
+
+from scened.cli import main
+
+HELPERS = Path(__file__).resolve().parents[1] / "daemon" / "daemon_helpers.py"
+
+
+def load_helpers() -> ModuleType:
+    if "daemon_helpers" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("daemon_helpers", HELPERS)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["daemon_helpers"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["daemon_helpers"]
+
+
+helpers = load_helpers()
+
+
+def keywords(path: Path) -> list[str]:
+    out = subprocess.run(
+        ["exiftool", "-j", "-Subject", "-Keywords", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    record = json.loads(out)[0]
+    subject = record.get("Subject", [])
+    return [subject] if isinstance(subject, str) else list(subject)
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SCENED_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.setattr("scened.config.SYSTEM_CONFIG", tmp_path / "none.toml")
+    run_module = sys.modules["scened.cli.run"]  # `scened.cli.run` is also the command
+    monkeypatch.setattr(
+        run_module, "classifier_from_config", lambda config: helpers.ColourClassifier()
+    )
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    folder = tmp_path / "Pictures"
+    helpers.make_photo(folder / "sunset.jpg", "red")
+    helpers.make_photo(folder / "trip" / "forest.png", "green")
+    return folder
+
+
+def test_run_once_without_any_configuration_tags_and_summarises(
+    library: Path, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(main, ["run", "--once", str(library)])
+
+    assert result.exit_code == 0, result.output
+    assert "2 found, 0 unchanged, 2 tagged (2 classified" in result.output
+    assert keywords(library / "sunset.jpg") == ["Sunset"]
+    assert keywords(library / "trip" / "forest.png") == ["Forest"]
+    assert (tmp_path / "xdg-state" / "scened" / "state.sqlite3").is_file()
+
+    again = CliRunner().invoke(main, ["run", "--once", str(library)])
+    assert "2 found, 2 unchanged, 0 tagged" in again.output
+
+
+def test_a_failed_photo_is_listed_and_makes_the_exit_status_1(library: Path) -> None:
+    (library / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+
+    result = CliRunner().invoke(main, ["run", "--once", str(library)])
+
+    assert result.exit_code == 1
+    assert "2 tagged" in result.output and "1 failed" in result.output
+    assert f"failed: {library / 'broken.jpg'}: not an image file" in result.output
+    assert keywords(library / "sunset.jpg") == ["Sunset"]
+
+
+def test_dry_run_shows_what_would_be_written_and_changes_nothing(
+    library: Path, tmp_path: Path
+) -> None:
+    before = {p: p.read_bytes() for p in library.rglob("*") if p.is_file()}
+
+    result = CliRunner().invoke(main, ["run", "--once", "--dry-run", str(library)])
+
+    assert result.exit_code == 0, result.output
+    assert f"would tag {library / 'sunset.jpg'}: Sunset" in result.output
+    assert "2 would tag" in result.output
+    assert {p: p.read_bytes() for p in library.rglob("*") if p.is_file()} == before
+    assert not (tmp_path / "xdg-state").exists()
+
+
+def test_missing_folder_is_reported_in_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["run", "--once", str(tmp_path / "nope")])
+    assert result.exit_code == 1
+    assert "library failed:" in result.output and "No such file or directory" in result.output
+
+
+def test_usage_errors(tmp_path: Path) -> None:
+    daemon_with_folder = CliRunner().invoke(main, ["run", str(tmp_path)])
+    assert daemon_with_folder.exit_code == 2
+    assert "go with --once" in daemon_with_folder.output
+
+    nothing = CliRunner().invoke(main, ["run", "--once"])
+    assert nothing.exit_code == 78
+    assert nothing.output.strip() == (
+        "Error: configuration: libraries: nothing to scan: give folders or configure [[libraries]]"
+    )
+
+
+def test_status_reports_known_tagged_pending_failed_and_model(library: Path) -> None:
+    (library / "broken.png").write_bytes(b"")
+    CliRunner().invoke(main, ["run", "--once", str(library)])
+    helpers.make_photo(library / "new.jpg", "blue")
+
+    result = CliRunner().invoke(main, ["status", "--json", str(library)])
+
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["library"] == str(library.resolve())
+    assert (report["known"], report["tagged"], report["failed"]) == (3, 2, 1)
+    assert report["pending"] == 1
+    assert report["model"] == "colour-1" and report["last_run"]
+    text = CliRunner().invoke(main, ["status", str(library)]).output
+    assert "known 3, tagged 2, pending 1, failed 1" in text
