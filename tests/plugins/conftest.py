@@ -37,6 +37,12 @@ def prediction(**probabilities: float) -> Prediction:
 
 
 @pytest.fixture
+def make_prediction() -> Callable[..., Prediction]:
+    """``make_prediction(Beach=0.6, Text_document=0.1)``: see :func:`prediction`."""
+    return prediction
+
+
+@pytest.fixture
 def make_result() -> Callable[..., TagResult]:
     def make(path: Path, tags: tuple[str, ...] = ("Beach", "Sky")) -> TagResult:
         return TagResult(

@@ -1,0 +1,175 @@
+"""Plugins are found through entry points: first-party, third-party and broken ones."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from scened import hookimpl
+from scened.errors import ConfigError, PluginError
+from scened.plugins import ScenedPluginManager, get_plugin_manager, plugin_descriptions
+from scened.policies import build_policy
+from scened.sinks import build_sinks, registered_sinks
+from scened.types import Prediction, TagResult
+
+PLUGIN_SOURCE = '''
+"""A third-party scened plugin: one sink, one policy, and a photo_tagged listener."""
+from scened import hookimpl
+
+WRITTEN = []
+TAGGED = []
+
+
+class ListSink:
+    def __init__(self, options):
+        self.prefix = options.get("prefix", "")
+
+    def write(self, result, *, dry_run=False):
+        WRITTEN.append((self.prefix + result.path.name, result.tags, dry_run))
+
+    def untag(self, path, *, dry_run=False):
+        WRITTEN.append((self.prefix + path.name, (), dry_run))
+
+    def close(self):
+        pass
+
+
+class HelloPolicy:
+    def choose(self, prediction):
+        return ["Hello " + prediction.top(1)[0][0]]
+
+
+@hookimpl
+def register_sinks(register):
+    register("list", ListSink)
+
+
+@hookimpl
+def register_policies(register):
+    register("hello", lambda options: HelloPolicy())
+
+
+@hookimpl
+def photo_tagged(path, tags, prediction, library, dry_run):
+    TAGGED.append(dict(path=path, tags=tags, library=library, dry_run=dry_run))
+'''
+
+
+def write_distribution(site: Path, name: str, version: str, entry_points: dict[str, str]) -> None:
+    """An installed distribution as importlib.metadata sees it: a .dist-info folder."""
+    dist_info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8"
+    )
+    lines = "".join(f"{key} = {value}\n" for key, value in entry_points.items())
+    (dist_info / "entry_points.txt").write_text(f"[scened]\n{lines}", encoding="utf-8")
+
+
+@pytest.fixture
+def third_party(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], ModuleType]]:
+    """Installs ``scened-hello`` 1.2.3 (good) and ``scened-broken`` 0.1 (raises on import)."""
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    (site / "scened_hello_plugin.py").write_text(textwrap.dedent(PLUGIN_SOURCE), "utf-8")
+    (site / "scened_broken_plugin.py").write_text("raise RuntimeError('boom at import')\n")
+    write_distribution(site, "scened-hello", "1.2.3", {"hello": "scened_hello_plugin"})
+    write_distribution(site, "scened-broken", "0.1", {"broken": "scened_broken_plugin"})
+    monkeypatch.syspath_prepend(str(site))
+    yield lambda: sys.modules["scened_hello_plugin"]
+    for module in ("scened_hello_plugin", "scened_broken_plugin"):
+        sys.modules.pop(module, None)
+
+
+def test_first_party_plugins_come_through_entry_points() -> None:
+    described = {d["name"]: d for d in plugin_descriptions(get_plugin_manager())}
+    assert described["sink_xmp"] == {
+        "name": "sink_xmp",
+        "distribution": "scened",
+        "version": "0.1.0",
+        "hooks": ["register_sinks"],
+    }
+    assert {"policies", "sink_xmp", "sink_sidecar", "sink_json", "sink_webhook"} <= set(described)
+    assert sorted(registered_sinks(get_plugin_manager())) == ["json", "sidecar", "webhook", "xmp"]
+
+
+def test_third_party_distribution_is_discovered_and_broken_one_skipped(
+    third_party: Callable[[], ModuleType], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="scened.plugins"):
+        pm = get_plugin_manager()
+    described = {d["name"]: d for d in plugin_descriptions(pm)}
+    assert described["hello"] == {
+        "name": "hello",
+        "distribution": "scened-hello",
+        "version": "1.2.3",
+        "hooks": ["photo_tagged", "register_policies", "register_sinks"],
+    }
+    assert "broken" not in described
+    assert "skipping plugin 'broken'" in caplog.text and "boom at import" in caplog.text
+    assert "xmp" in registered_sinks(pm)  # the others still load
+
+
+def test_register_sinks_hook(third_party: Callable[[], ModuleType], tmp_path: Path) -> None:
+    pm = get_plugin_manager()
+    (sink,) = build_sinks(pm, [{"type": "list", "prefix": "p:"}])
+    prediction = Prediction((0.9, 0.1), ("Cat", "Dog"), "m")
+    sink.write(TagResult(tmp_path / "a.jpg", ("Cat",), prediction, "default"), dry_run=True)
+    assert third_party().WRITTEN == [("p:a.jpg", ("Cat",), True)]
+
+
+def test_register_policies_hook(third_party: Callable[[], ModuleType]) -> None:
+    policy = build_policy(get_plugin_manager(), "hello", {})
+    assert policy.choose(Prediction((0.2, 0.8), ("Cat", "Dog"), "m")) == ["Hello Dog"]
+
+
+def test_photo_tagged_hook_is_called_with_keywords(
+    third_party: Callable[[], ModuleType], tmp_path: Path
+) -> None:
+    pm = get_plugin_manager()
+    prediction = Prediction((0.9, 0.1), ("Cat", "Dog"), "m")
+    pm.hook.photo_tagged(
+        path=tmp_path / "a.jpg", tags=["Cat"], prediction=prediction, library="home", dry_run=False
+    )
+    calls = third_party().TAGGED
+    assert calls == [
+        {"path": tmp_path / "a.jpg", "tags": ["Cat"], "library": "home", "dry_run": False}
+    ]
+
+
+def test_a_sink_name_registered_twice_is_an_error() -> None:
+    pm = ScenedPluginManager()
+    pm.add_hookspecs(sys.modules["scened.hookspecs"])
+
+    class Twice:
+        @staticmethod
+        @hookimpl
+        def register_sinks(register: Callable[[str, object], None]) -> None:
+            register("xmp", object)
+            register("xmp", object)
+
+    pm.register(Twice(), name="twice")
+    with pytest.raises(PluginError, match="sink 'xmp' is registered twice"):
+        registered_sinks(pm)
+
+
+@pytest.mark.parametrize(
+    ("specs", "key"),
+    [
+        ([{"root": "x"}], "sinks[0].type"),
+        ([{"type": "xmp"}, {"type": "carrier-pigeon"}], "sinks[1].type"),
+        (["xmp"], "sinks[0]"),
+    ],
+)
+def test_build_sinks_names_the_bad_entry(specs: list[object], key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_sinks(get_plugin_manager(), specs)  # type: ignore[arg-type]
+    assert caught.value.key == key
