@@ -1,0 +1,94 @@
+"""``scened untag``: removes exactly what scened wrote, as a real command."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from scened.metadata.client import MetadataWorker
+from scened.metadata.fields import KeywordOptions
+from scened.metadata.tagger import KeywordWriter
+
+ORACLE = Path(__file__).parent.parent / "metadata" / "photo_oracle.py"
+
+
+@pytest.fixture(scope="module")
+def oracle() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("scened_tests_photo_oracle_cli", ORACLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def writer() -> Iterator[KeywordWriter]:
+    worker = MetadataWorker()
+    yield KeywordWriter(worker)
+    worker.close()
+
+
+def scened(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
+    return subprocess.run(
+        [sys.executable, "-m", "scened", *args], capture_output=True, text=True, env=env
+    )
+
+
+def test_untag_a_folder_keeps_user_keywords_and_dry_run_changes_nothing(
+    tmp_path: Path, oracle: ModuleType, writer: KeywordWriter
+) -> None:
+    album = tmp_path / "Été 2024"
+    album.mkdir()
+    photo = oracle.make_photo(album / "plage.jpg")
+    oracle.add_user_keywords(photo, ["Familie"], ["Leute|Familie"])
+    user_state = oracle.keyword_fields(photo)
+    writer.tag_file(photo, ["Beach", "Sky"], KeywordOptions(), model_id="m1")
+    raw = album / "plage.nef"
+    raw.write_bytes(b"raw")
+    writer.tag_sidecar(album / "plage.nef.xmp", raw, ["Beach"], KeywordOptions())
+    before = {p.name: p.read_bytes() for p in album.iterdir()}
+
+    dry = scened("untag", "--dry-run", str(album))
+    assert dry.returncode == 0, dry.stderr
+    assert f"would untag {photo}" in dry.stdout
+    assert {p.name: p.read_bytes() for p in album.iterdir()} == before
+
+    done = scened("untag", str(album))
+    assert done.returncode == 0, done.stderr
+    assert "2 photos checked, 2 changed, 0 failed" in done.stderr
+    assert oracle.keyword_fields(photo) == user_state
+    assert sorted(p.name for p in album.iterdir()) == ["plage.jpg", "plage.nef"]
+    assert raw.read_bytes() == b"raw"
+
+
+def test_a_bad_file_fails_alone_with_one_line_and_nonzero_exit(
+    tmp_path: Path, oracle: ModuleType, writer: KeywordWriter
+) -> None:
+    good = oracle.make_photo(tmp_path / "good.jpg")
+    writer.tag_file(good, ["Cat"], KeywordOptions(), model_id="m1")
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a jpeg at all")
+
+    result = scened("untag", str(bad), str(good))
+
+    assert result.returncode == 74
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(bad) in errors[0]
+    assert "1 of 2 photos could not be untagged" in result.stderr
+    assert bad.read_bytes() == b"not a jpeg at all"
+    assert oracle.keyword_fields(good)["subject"] == []
+
+
+def test_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
+    result = scened("untag", str(tmp_path / "nope.jpg"))
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr
