@@ -21,6 +21,15 @@ from scened.daemon.state import StateDB
 from scened.model.runtime import Classifier, load_classifier
 
 
+def register_optional_decoders() -> None:
+    """HEIC/HEIF decoding through pillow-heif when the ``heif`` extra is installed."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return
+    register_heif_opener()
+
+
 def classifier_from_config(config: Config) -> Classifier:
     """The model the ``[model]`` table names (the bundled one by default)."""
     return load_classifier(
@@ -58,6 +67,7 @@ def run_library(
     notifier: Notifier | None = None,
 ) -> RunSummary:
     """One scan of ``library`` with its own state connection (safe from any thread)."""
+    register_optional_decoders()
     state = StateDB.open(config.state_dir, dry_run=settings.dry_run)
     try:
         return LibraryRun(
