@@ -13,22 +13,18 @@ import pytest
 from scened.metadata.client import MetadataWorker
 from scened.metadata.tagger import KeywordWriter
 
-
-def load_oracle() -> ModuleType:
-    """tests/metadata/photo_oracle.py, importable from any test folder."""
-    name = "scened_tests_photo_oracle"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("photo_oracle.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+ORACLE = "photo_oracle.py"
 
 
 @pytest.fixture(scope="session")
 def oracle() -> ModuleType:
-    module = load_oracle()
+    name = "scened_tests_photo_oracle"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(ORACLE))
+        assert spec is not None and spec.loader is not None
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    module = sys.modules[name]
     if not module.exiftool_available():
         pytest.fail("exiftool is needed as the oracle for metadata tests (apt install exiftool)")
     return module

@@ -1,0 +1,1 @@
+"""Tests of the dataset scraper (scraper/, installed as scened_scraper)."""
