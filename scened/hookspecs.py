@@ -37,8 +37,10 @@ def register_sinks(register: RegisterSink) -> None:
     sink's options from the configuration (a mapping, possibly empty) and returns
     an object with ``write(result, dry_run=...)``, ``untag(path, dry_run=...)``
     and ``close()`` (see :class:`scened.types.Sink`).  It should raise
-    :class:`scened.errors.ConfigError` naming the key for invalid options.
-    Registering a name twice is an error.
+    :class:`scened.errors.ConfigError` with ``key`` set to the option's name for
+    invalid options (:func:`scened.sinks.build_sinks` adds which entry it was).
+    Registering a name twice is an error.  Built in: ``xmp``, ``sidecar``,
+    ``json``, ``webhook`` (the ``scened_plugins.sink_*`` modules).
     """
 
 
@@ -58,7 +60,9 @@ def photo_tagged(
 ) -> None:
     """Called after a photo's tags were chosen and every sink has written them.
 
-    An event for plugins that want to react (notifications, statistics).  With
-    ``dry_run`` nothing was written.  An exception raised here is logged and does
-    not fail the photo.
+    An event for plugins that want to react (notifications, statistics).
+    ``path`` is the photo, ``tags`` what the policy chose, ``prediction`` the
+    model's output, ``library`` the configured library's name.  With ``dry_run``
+    nothing was written.  Always called with keyword arguments; an exception
+    raised here is logged and does not fail the photo.
     """

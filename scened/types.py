@@ -48,7 +48,13 @@ class PolicyFactory(Protocol):
 
 
 class Sink(Protocol):
-    """Writes tags somewhere.  Raises :class:`scened.errors.ScenedError` on failure."""
+    """Writes tags somewhere.
+
+    ``write`` and ``untag`` raise :class:`scened.errors.MetadataError` (carrying
+    the path) when a photo cannot be handled, and never leave it damaged; with
+    ``dry_run`` they change nothing.  ``untag`` removes only what scened wrote.
+    ``close`` flushes anything buffered (the webhook sink's pending batch).
+    """
 
     def write(self, result: TagResult, *, dry_run: bool = False) -> None: ...
 
