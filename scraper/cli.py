@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between two requests to one host (default 0.5)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log every skipped URL")
-    return parser  # fmt: skip
+    return parser
 
 
 def list_engines() -> int:
