@@ -166,7 +166,7 @@ def wait_for(sock: socket.socket, key: str, value: str | None = None) -> dict[st
 
 
 @pytest.mark.slow
-def test_daemon_tags_a_dropped_photo_and_stops_cleanly_on_sigterm(
+def test_daemon_tags_a_dropped_photo_reloads_on_sighup_and_stops_on_sigterm(
     photos: Path, env: dict[str, str], notify_socket: socket.socket
 ) -> None:
     daemon = subprocess.Popen(
@@ -187,6 +187,20 @@ def test_daemon_tags_a_dropped_photo_and_stops_cleanly_on_sigterm(
         while exif_keywords(photos / "dropped.jpg")["subject"] != ["Sky"]:
             assert time.monotonic() < deadline, "the daemon did not tag the dropped photo"
             time.sleep(0.5)
+
+        # SIGHUP: a second library appears in the configuration and gets scanned
+        second = make_photo(photos.parent / "second" / "red.png", "red")
+        config = Path(env["SCENED_CONFIG"])
+        config.write_text(
+            config.read_text(encoding="utf-8")
+            + f'[[libraries]]\nname = "second"\npath = "{second.parent}"\n'
+            "schedule = {interval = 1}\n",
+            encoding="utf-8",
+        )
+        daemon.send_signal(signal.SIGHUP)
+        wait_for(notify_socket, "RELOADING", "1")
+        wait_for(notify_socket, "STATUS", "idle; last scan second")
+        assert exif_keywords(second)["subject"] == ["Sunset"]
 
         daemon.send_signal(signal.SIGTERM)
         out, err = daemon.communicate(timeout=DEADLINE_S)

@@ -1,0 +1,80 @@
+"""Progress output (bar at a terminal, quiet log lines under systemd) and triggers."""
+
+from __future__ import annotations
+
+import io
+import logging
+import socket
+from pathlib import Path
+
+import pytest
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from scened.config import parse_config
+from scened.daemon import progress as progress_module
+from scened.daemon.notify import Notifier
+from scened.daemon.progress import BarProgress, LogProgress, make_progress
+from scened.daemon.scheduler import trigger_for
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_a_bar_and_a_pipe_gets_log_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stderr", FakeTerminal())
+    bar = make_progress("lib")
+    assert isinstance(bar, BarProgress)
+    bar.close()
+
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    assert isinstance(make_progress("lib"), LogProgress)
+
+
+def test_bar_shows_counts_and_failures() -> None:
+    terminal = FakeTerminal()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stderr", terminal)
+        bar = BarProgress("lib")
+        bar.photo("tagged", Path("a.jpg"))
+        bar.photo("failed", Path("b.jpg"), "not an image file")
+        bar.close()
+    shown = terminal.getvalue()
+    assert "b.jpg: not an image file" in shown
+    assert "2photo" in shown.replace(" ", "") and "failed=1" in shown
+
+
+def test_log_progress_is_quiet_and_updates_systemd_status(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(tmp_path / "notify"))
+        sock.settimeout(10)
+        monkeypatch.setattr(progress_module, "STATUS_EVERY_S", 0.0)
+        caplog.set_level(logging.INFO, logger="scened.daemon.progress")
+        log_progress = LogProgress("lib", Notifier(str(tmp_path / "notify")))
+
+        log_progress.photo("unchanged", Path("a.jpg"))
+        log_progress.photo("failed", Path("b.jpg"), "cannot read: Permission denied")
+        log_progress.close()
+
+        statuses = [sock.recv(4096).decode() for _ in range(3)]
+    assert statuses[1] == "STATUS=lib: 2 checked, 0 tagged, 1 failed"
+    assert statuses[2] == "STATUS=idle; last scan lib: 2 checked, 0 tagged, 1 failed"
+    # only the failure is logged: no line per photo in the journal
+    assert [r.getMessage() for r in caplog.records] == ["b.jpg: cannot read: Permission denied"]
+
+
+def test_triggers_from_the_schedule_table() -> None:
+    config = parse_config(
+        {"libraries": [{"path": "/a", "name": "a", "schedule": {"interval": 90}},
+                       {"path": "/b", "name": "b", "schedule": {"cron": "30 3 * * 1-5"}}]},
+        None,
+    )  # fmt: skip
+    interval, cron = (trigger_for(library) for library in config.libraries)
+    assert isinstance(interval, IntervalTrigger) and interval.interval.total_seconds() == 90
+    assert isinstance(cron, CronTrigger)
+    assert str(cron.fields[cron.FIELD_NAMES.index("hour")]) == "3"
+    assert str(cron.fields[cron.FIELD_NAMES.index("day_of_week")]) == "1-5"
