@@ -79,8 +79,8 @@ def class_counts(samples: list[Sample], num_classes: int) -> list[int]:
 
 def load_rgb(path: Path) -> Image.Image:
     """Decode upright RGB; transparency is flattened onto white."""
-    with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image)
+    with Image.open(path) as opened:
+        image = ImageOps.exif_transpose(opened)
         if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
             rgba = image.convert("RGBA")
             white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -59,7 +59,8 @@ def compute_features(
         cache_dir.mkdir(parents=True, exist_ok=True)
         cache_file = cache_dir / f"{_cache_key(samples, size, variant, seed, fingerprint)}.npy"
         if cache_file.is_file():
-            return np.load(cache_file)
+            cached: np.ndarray = np.load(cache_file)
+            return cached
     features = _run_extractor(extractor, samples, size, variant, seed)
     if cache_file is not None:
         np.save(cache_file, features)

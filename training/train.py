@@ -73,7 +73,8 @@ def _features(
 
 
 def _one_hot(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    return np.eye(num_classes, dtype=np.float32)[labels]
+    one_hot: np.ndarray = np.eye(num_classes, dtype=np.float32)[labels]
+    return one_hot
 
 
 def run_training(settings: TrainSettings) -> dict[str, Any]:
