@@ -61,6 +61,9 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self.stop = threading.Event()
         self.reload = threading.Event()
+        # "skipped: maximum number of running instances reached" is the point of
+        # max_instances=1 (a long scan outlasting its interval), not worth a warning
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         self.scheduler = BackgroundScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         )

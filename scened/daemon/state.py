@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from scened.errors import ScenedError
 
@@ -278,17 +279,15 @@ _COLUMNS = (
 )
 
 
-def _record(row: tuple[object, ...]) -> PhotoRecord:
+def _record(row: Any) -> PhotoRecord:
     (path, library, device, inode, size, mtime_ns, digest, model_id, policy,
      probabilities, tags, outcome, error, updated_at) = row  # fmt: skip
     return PhotoRecord(
-        library=str(library),
-        path=Path(os.fsdecode(path)),  # type: ignore[arg-type]
-        device=int(device), inode=int(inode), size=int(size), mtime_ns=int(mtime_ns),  # type: ignore[call-overload]
-        content_hash=digest, model_id=model_id, policy=policy,  # type: ignore[arg-type]
-        probabilities=tuple(json.loads(probabilities)) if probabilities else None,  # type: ignore[arg-type]
-        tags=tuple(json.loads(tags)),  # type: ignore[arg-type]
-        outcome=str(outcome), error=error, updated_at=str(updated_at),  # type: ignore[arg-type]
+        library=library, path=Path(os.fsdecode(path)),
+        device=device, inode=inode, size=size, mtime_ns=mtime_ns,
+        content_hash=digest, model_id=model_id, policy=policy,
+        probabilities=tuple(json.loads(probabilities)) if probabilities else None,
+        tags=tuple(json.loads(tags)), outcome=outcome, error=error, updated_at=updated_at,
     )  # fmt: skip
 
 
