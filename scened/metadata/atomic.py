@@ -35,7 +35,10 @@ def replace_atomically(
     before = _stat_or_none(target)
     if before is None and initial is None:
         raise MetadataError("file not found", path)
-    temporary = _temporary_beside(target)
+    try:
+        temporary = _temporary_beside(target)
+    except OSError as exc:
+        raise MetadataError(f"cannot write in its folder: {exc.strerror or exc}", path) from exc
     try:
         _fill(temporary, target if before is not None else None, initial)
         if not edit(temporary):

@@ -20,6 +20,8 @@ from PIL import Image
 from scened.metadata.fields import (
     BAG_PROPERTIES,
     HIERARCHICAL,
+    IPTC_CHARSET,
+    IPTC_LEGACY,
     SCENED_NS,
     SCENED_PREFIX,
     SUBJECT,
@@ -44,7 +46,7 @@ def read_fields(path: str) -> dict[str, Any]:
     """The keyword fields, scened's record and every IPTC dataset of one file."""
     with _opened(path) as image:
         xmp = image.read_xmp()
-        iptc = image.read_iptc() if _supports_iptc(image) else {}
+        iptc = _read_iptc(image) if _supports_iptc(image) else {}
     found: dict[str, Any] = {
         key: value
         for key, value in xmp.items()
@@ -124,6 +126,16 @@ def bags_not_seqs(packet: str) -> str:
     for pattern in _BAG_PATTERNS:
         packet = pattern.sub(r"\1Bag\2Bag\3", packet)
     return packet
+
+
+def _read_iptc(image: Any) -> dict[str, Any]:
+    """IPTC datasets; legacy (Latin-1, say) IPTC without a declared charset is marked."""
+    try:
+        iptc: dict[str, Any] = image.read_iptc()
+    except UnicodeDecodeError:
+        iptc = image.read_iptc(encoding="latin-1")
+        iptc.setdefault(IPTC_CHARSET, IPTC_LEGACY)
+    return iptc
 
 
 def _supports_iptc(image: Any) -> bool:

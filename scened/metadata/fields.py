@@ -29,6 +29,8 @@ IPTC_KEYWORDS = "Iptc.Application2.Keywords"
 IPTC_CHARSET = "Iptc.Envelope.CharacterSet"
 #: ISO 2022 escape sequence declaring UTF-8 (IPTC IIM 1:90 CodedCharacterSet).
 IPTC_UTF8 = "\x1b%G"
+#: What the worker reports as the character set of IPTC that is not UTF-8 and says nothing.
+IPTC_LEGACY = "(undeclared, not UTF-8)"
 #: IPTC IIM limits Keywords (2:25) to 64 bytes.
 IPTC_KEYWORD_MAX_BYTES = 64
 

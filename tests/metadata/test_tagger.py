@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -9,6 +10,7 @@ from types import ModuleType
 
 import pytest
 
+from scened.errors import MetadataError
 from scened.metadata.fields import KeywordOptions
 from scened.metadata.tagger import KeywordWriter
 
@@ -126,3 +128,41 @@ def test_long_and_non_ascii_keywords_fit_iptc(
     iptc = fields["iptc"]
     assert len(iptc[0].encode()) <= 64 and long_tag.startswith(iptc[0])
     assert iptc[1] == "日本"
+
+
+def test_legacy_iptc_without_charset_is_kept_and_xmp_written(
+    tmp_path: Path, writer: KeywordWriter, oracle: ModuleType
+) -> None:
+    photo = oracle.make_photo(tmp_path / "old.jpg")
+    subprocess.run(
+        ["exiftool", "-q", "-overwrite_original", "-charset", "iptc=latin",
+         "-IPTC:Keywords=Café", "-IPTC:City=Köln", str(photo)],
+        check=True,
+    )  # fmt: skip
+    iptc_before = subprocess.run(["exiv2", "-pi", str(photo)], capture_output=True).stdout
+    assert writer.tag_file(photo, ["Food"], KeywordOptions(), model_id="m1")
+    assert subprocess.run(["exiv2", "-pi", str(photo)], capture_output=True).stdout == iptc_before
+    assert oracle.keyword_fields(photo)["subject"] == ["Food"]
+
+
+def test_owner_is_kept(tmp_path: Path, writer: KeywordWriter, oracle: ModuleType) -> None:
+    photo = oracle.make_photo(tmp_path / "theirs.jpg")
+    owner = (4321, 4321) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    os.chown(photo, *owner)
+    writer.tag_file(photo, ["Dog"], KeywordOptions(), model_id="m1")
+    assert (photo.stat().st_uid, photo.stat().st_gid) == owner
+
+
+def test_a_folder_that_cannot_be_written_is_a_clear_error(
+    tmp_path: Path, writer: KeywordWriter, oracle: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = oracle.make_photo(tmp_path / "locked.jpg")
+    original = photo.read_bytes()
+
+    def no_room(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("tempfile.mkstemp", no_room)  # as a folder without write permission
+    with pytest.raises(MetadataError, match="cannot write in its folder: Permission denied"):
+        writer.tag_file(photo, ["Dog"], KeywordOptions(), model_id="m1")
+    assert photo.read_bytes() == original

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
+import pillow_heif
 import pytest
 from PIL import Image
 
@@ -61,7 +62,6 @@ def test_camera_raw_gets_an_adobe_sidecar_and_is_never_touched(
 def test_heic_gets_a_sidecar(
     tmp_path: Path, pm: ScenedPluginManager, oracle: ModuleType, make_result: MakeResult
 ) -> None:
-    pillow_heif = pytest.importorskip("pillow_heif")
     pillow_heif.register_heif_opener()
     photo = tmp_path / "phone.heic"
     Image.new("RGB", (32, 32), (10, 200, 30)).save(photo)
