@@ -15,7 +15,7 @@ from typing import Any
 
 import pluggy
 
-from scened.errors import ConfigError, PluginError
+from scened.errors import ConfigError, PluginError, ScenedError
 from scened.types import Sink, SinkFactory
 
 
@@ -56,3 +56,9 @@ def _build_one(factories: Mapping[str, SinkFactory], spec: Mapping[str, Any], wh
     except ConfigError as exc:
         key = f"{where}.{exc.key}" if exc.key else where
         raise ConfigError(exc.message, exc.path, key=key) from exc
+    except ScenedError:
+        raise
+    except Exception as exc:  # a third-party factory's bug is reported, not a traceback
+        raise PluginError(
+            f"{where}: sink {kind!r} could not be built: {type(exc).__name__}: {exc}"
+        ) from exc

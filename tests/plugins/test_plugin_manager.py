@@ -173,3 +173,21 @@ def test_build_sinks_names_the_bad_entry(specs: list[object], key: str) -> None:
     with pytest.raises(ConfigError) as caught:
         build_sinks(get_plugin_manager(), specs)  # type: ignore[arg-type]
     assert caught.value.key == key
+
+
+def test_a_sink_factory_that_crashes_is_a_plugin_error() -> None:
+    pm = ScenedPluginManager()
+    pm.add_hookspecs(sys.modules["scened.hookspecs"])
+
+    def factory(options: object) -> object:
+        raise KeyError("oops")
+
+    class Buggy:
+        @staticmethod
+        @hookimpl
+        def register_sinks(register: Callable[[str, object], None]) -> None:
+            register("buggy", factory)
+
+    pm.register(Buggy(), name="buggy")
+    with pytest.raises(PluginError, match=r"sinks\[0\]: sink 'buggy' could not be built: KeyError"):
+        build_sinks(pm, [{"type": "buggy"}])
