@@ -11,6 +11,7 @@ from scened.cli.config_cmd import config_option
 from scened.config import LibraryConfig, load_config
 from scened.daemon.scan import Scanner
 from scened.daemon.state import StateDB
+from scened.errors import ScenedError
 
 
 @click.command()
@@ -66,10 +67,8 @@ def _pending(library: LibraryConfig, state: StateDB) -> int | str:
                 or (record.policy != library.policy_key)
             ):
                 pending += 1
-    except OSError as exc:
-        return f"unknown ({exc.strerror})"
-    except Exception as exc:  # a missing library folder, reported in place of the count
-        return f"unknown ({exc})"
+    except ScenedError as exc:  # a missing library folder, reported in place of the count
+        return f"unknown ({exc.message})"
     return pending
 
 
