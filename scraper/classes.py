@@ -73,10 +73,13 @@ def build_class_queries(
 ) -> list[ClassQuery]:
     """Combine the command's class options into the final, de-duplicated query list.
 
-    ``names`` (from the command line) win over ``class_file``, which wins over the SPEC
-    default.  ``extra_per_class`` holds ``Class=words`` items; they replace the file's
-    words for that class, and ``extra_for_all`` is appended to every query.
+    The classes are ``names`` (from the command line) or those of ``class_file`` (not
+    both), else the SPEC's.  ``extra_per_class`` holds ``Class=words`` items; they
+    replace the file's words for that class, and ``extra_for_all`` is appended to every
+    query.
     """
+    if names and class_file is not None:
+        raise ScraperError("give class names or --classes-file, not both")
     if names:
         base = [ClassQuery(check_class_name(name)) for name in names]
     elif class_file is not None:

@@ -103,7 +103,7 @@ def test_class_queries_from_names_file_and_extra_words(tmp_path: Path) -> None:
         "Text document photo",
         "Cat kitten photo",
     ]
-    named = build_class_queries(["Dog", "Dog", "Sky"], listing, "", [])
+    named = build_class_queries(["Dog", "Dog", "Sky"], None, "", [])
     assert named == [ClassQuery("Dog"), ClassQuery("Sky")]
     assert [q.name for q in build_class_queries([], None, "", [])] == list(DEFAULT_CLASSES)
 
@@ -115,11 +115,17 @@ def test_class_queries_from_names_file_and_extra_words(tmp_path: Path) -> None:
         ([".hidden"], [], "bad class name"),
         (["Dog"], ["Cat=kitten"], "not in the list: Cat"),
         (["Dog"], ["=x"], "expected 'Class'"),
+        (["Dog"], [], "not both"),
     ],
 )
-def test_bad_class_lists_are_refused(names: list[str], extra_for: list[str], message: str) -> None:
+def test_bad_class_lists_are_refused(
+    tmp_path: Path, names: list[str], extra_for: list[str], message: str
+) -> None:
+    listing = tmp_path / "classes.txt"
+    listing.write_text("Dog\n", "utf-8")
+    class_file = listing if message == "not both" else None
     with pytest.raises(ScraperError, match=message):
-        build_class_queries(names, None, "", extra_for)
+        build_class_queries(names, class_file, "", extra_for)
 
 
 def test_srcset_gives_its_largest_candidate() -> None:
