@@ -7,7 +7,7 @@ from typing import Any
 
 import pluggy
 
-from scened.errors import PluginError
+from scened.errors import PluginError, ScenedError
 from scened.types import Policy, PolicyFactory
 
 
@@ -30,4 +30,11 @@ def build_policy(pm: pluggy.PluginManager, name: str, options: Mapping[str, Any]
     if name not in factories:
         known = ", ".join(sorted(factories)) or "none"
         raise PluginError(f"unknown policy {name!r} (registered: {known})")
-    return factories[name](options)
+    try:
+        return factories[name](options)
+    except ScenedError:
+        raise
+    except Exception as exc:  # a third-party factory's bug is reported, not a traceback
+        raise PluginError(
+            f"policy {name!r} could not be built: {type(exc).__name__}: {exc}"
+        ) from exc

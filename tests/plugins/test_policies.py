@@ -87,3 +87,16 @@ def test_bad_threshold_options_name_the_key(
 def test_unknown_policy_lists_the_registered_ones(pm: ScenedPluginManager) -> None:
     with pytest.raises(PluginError, match=r"registered: default, threshold"):
         build_policy(pm, "fancy", {})
+
+
+def test_a_crashing_policy_factory_is_a_plugin_error(pm: ScenedPluginManager) -> None:
+    from scened import hookimpl
+
+    class BrokenPolicyPlugin:
+        @hookimpl
+        def register_policies(self, register: Callable[..., None]) -> None:
+            register("broken", lambda options: 1 / 0)
+
+    pm.register(BrokenPolicyPlugin(), name="broken-policy")
+    with pytest.raises(PluginError, match=r"policy 'broken' could not be built: ZeroDivisionError"):
+        build_policy(pm, "broken", {})
