@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 
-from daemon_helpers import ColourClassifier, RecorderPlugin, Runner, make_photo
+from daemon_helpers import ColourClassifier, ConfigFactory, RecorderPlugin, Runner, make_photo
 
+from scened import hookimpl
+from scened.daemon.service import run_library, settings_for
 from scened.daemon.state import DB_NAME, StateDB
+from scened.plugins import ScenedPluginManager
+from scened.types import Prediction
 
 
 def test_first_run_tags_every_photo_and_second_run_does_nothing(
@@ -58,8 +64,6 @@ def test_edited_photo_is_retagged_and_touched_photo_is_not(
 
     make_photo(edited, "blue")  # new content
     stat = touched.stat()
-    import os
-
     os.utime(touched, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))  # same content
 
     summary = run_once()
@@ -178,3 +182,52 @@ def test_unknown_sink_is_a_library_error_naming_the_key(run_once: Runner) -> Non
     summary = run_once(sinks=[{"type": "record"}, {"type": "nope"}])
     assert "sinks[1].type" in summary.error
     assert "unknown sink 'nope'" in summary.error
+
+
+class StopAfter:
+    """A plugin that asks the run to stop (as SIGTERM does) after ``count`` photos."""
+
+    def __init__(self, count: int, stop: threading.Event) -> None:
+        self.count = count
+        self.stop = stop
+        self.tagged = 0
+
+    @hookimpl
+    def photo_tagged(self, path: Path, tags: list[str], prediction: Prediction, library: str,
+                     dry_run: bool) -> None:  # fmt: skip
+        self.tagged += 1
+        if self.tagged >= self.count:
+            self.stop.set()
+
+
+def test_stop_finishes_the_photos_in_hand_records_them_and_prunes_nothing(
+    library: Path, make_config: ConfigFactory, classifier: ColourClassifier,
+    pm: ScenedPluginManager, recorder: RecorderPlugin, tmp_path: Path,
+) -> None:  # fmt: skip
+    for index in range(60):
+        make_photo(library / f"{index:02d}.jpg", "green")
+    config = make_config()
+    settings = settings_for(config, dry_run=False)
+    run_library(config.libraries[0], config=config, classifier=classifier, pm=pm,
+                settings=settings)  # fmt: skip
+    for index in range(60, 200):
+        make_photo(library / f"{index:03d}.png", "red")
+    (library / "00.jpg").unlink()
+    stop = threading.Event()
+    pm.register(StopAfter(3, stop), name="stopper")
+    recorder.events.clear()
+
+    summary = run_library(config.libraries[0], config=config, classifier=classifier, pm=pm,
+                          settings=settings, stop=stop)  # fmt: skip
+
+    assert summary.interrupted and summary.pruned == 0
+    assert 3 <= summary.tagged < 140
+    state = StateDB.open(tmp_path / "state")
+    recorded = {p.name for p in state.paths("lib")}
+    state.close()
+    assert "00.jpg" in recorded  # an interrupted scan prunes nothing
+    assert {e["path"].name for e in recorder.events} <= recorded  # every tagged photo saved
+    pm.unregister(name="stopper")
+    rest = run_library(config.libraries[0], config=config, classifier=classifier, pm=pm,
+                       settings=settings)  # fmt: skip
+    assert rest.tagged == 140 - summary.tagged and rest.pruned == 1
