@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from scened.cli.config_cmd import config_option
-from scened.config import LibraryConfig, load_config
+from scened.config import Config, LibraryConfig, load_config
 from scened.daemon.scan import Scanner
 from scened.daemon.state import StateDB
 from scened.errors import ScenedError
@@ -29,14 +29,26 @@ def status(paths: tuple[Path, ...], no_scan: bool, as_json: bool,
     recorded (found by a walk of the folder, which reads no photo).
     """
     config = load_config(config_path)
-    libraries = [config.library_for(p) for p in paths] or list(config.libraries)
     state = StateDB.open(config.state_dir, dry_run=True)
     try:
+        libraries = [config.library_for(p) for p in paths] or _known_libraries(config, state)
+        if not libraries:
+            click.echo("no libraries configured and none run yet (scened run --once PATH)")
         for library in libraries:
             report = _library_report(library, state, scan=not no_scan)
             click.echo(json.dumps(report, ensure_ascii=False) if as_json else _text(report))
     finally:
         state.close()
+
+
+def _known_libraries(config: Config, state: StateDB) -> list[LibraryConfig]:
+    """The configured libraries, then those only run ad hoc (named by their path)."""
+    libraries = list(config.libraries)
+    configured = {library.name for library in libraries}
+    for name in state.library_names():
+        if name not in configured and Path(name).is_absolute():
+            libraries.append(config.library_for(Path(name)))
+    return libraries
 
 
 def _library_report(library: LibraryConfig, state: StateDB, *, scan: bool) -> dict[str, object]:

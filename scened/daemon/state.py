@@ -232,6 +232,11 @@ class StateDB:
         )
         return [Path(os.fsdecode(row[0])) for row in rows]
 
+    def library_names(self) -> list[str]:
+        """Every library scened has run on, configured or ad hoc (``run --once PATH``)."""
+        rows = self._connection().execute("SELECT DISTINCT library FROM runs ORDER BY library")
+        return [str(row[0]) for row in rows.fetchall()]
+
     def forget(self, paths: list[Path]) -> None:
         with self.transaction() as conn:
             conn.executemany(

@@ -138,3 +138,17 @@ def test_status_reports_known_tagged_pending_failed_and_model(library: Path) -> 
     assert report["model"] == "colour-1" and report["last_run"]
     text = CliRunner().invoke(main, ["status", str(library)]).output
     assert "known 3, tagged 2, pending 1, failed 1" in text
+
+
+def test_status_without_config_or_paths_lists_libraries_run_ad_hoc(library: Path) -> None:
+    empty = CliRunner().invoke(main, ["status"])
+    assert empty.exit_code == 0
+    assert "none run yet" in empty.output
+    CliRunner().invoke(main, ["run", "--once", str(library)])
+
+    result = CliRunner().invoke(main, ["status", "--json"])
+
+    assert result.exit_code == 0, result.output
+    (report,) = [json.loads(line) for line in result.output.splitlines()]
+    assert report["library"] == str(library.resolve())
+    assert report["tagged"] == 2 and report["pending"] == 0
