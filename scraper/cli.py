@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
+from tqdm.contrib.logging import logging_redirect_tqdm  # type: ignore[import-untyped, unused-ignore]
+
 from .browser import BrowserOptions, open_browser
 from .classes import DEFAULT_CLASSES, build_class_queries
 from .dataset import Dataset
@@ -142,7 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.list_engines:
         return list_engines()
     try:
-        return run(args)
+        with logging_redirect_tqdm():  # log lines go above the progress bars
+            return run(args)
     except ScraperError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1

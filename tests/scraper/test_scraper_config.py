@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,11 @@ SPEC_CLASSES = (
     "Meme, Mountain, Nature, Night, Painting, Portrait, Road, Sky, Snow, Sports, Sunset, "
     "Text document"
 )
+PRINT_RUNTIME_MODULES = """
+import sys
+import scened_scraper.cli
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("scened", "scened_training")))
+"""
 
 
 def test_default_classes_are_the_spec_classes_in_order(shared_dir: Path) -> None:
@@ -144,3 +152,28 @@ def test_attribute_values_become_fetchable_absolute_urls() -> None:
     assert absolute_url("src", "data:image/png;base64,AAAA", page) == "data:image/png;base64,AAAA"
     assert absolute_url("src", "blob:https://engine.example/1", page) is None
     assert absolute_url("src", "javascript:void(0)", page) is None
+
+
+def imported_top_modules(source: Path) -> set[str]:
+    """The top-level names of every module ``source`` imports (absolute imports)."""
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_scraper_and_the_runtime_do_not_import_each_other() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    runtime_names = {"scened", "scened_training", "training"}
+    for source in (repo / "scraper").rglob("*.py"):
+        assert not imported_top_modules(source) & runtime_names, source
+    for source in (repo / "scened").rglob("*.py"):
+        assert not imported_top_modules(source) & {"scened_scraper", "scraper"}, source
+    loaded = subprocess.run(
+        [sys.executable, "-c", PRINT_RUNTIME_MODULES], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
