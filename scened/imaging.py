@@ -10,6 +10,7 @@ crop by about one grey level on average and makes decoding 5-7x faster.
 
 from __future__ import annotations
 
+import functools
 import io
 from pathlib import Path
 from typing import BinaryIO
@@ -29,8 +30,19 @@ DEFAULT_MAX_PIXELS = 250_000_000
 Source = Path | str | bytes | BinaryIO
 
 
+@functools.cache
+def register_optional_decoders() -> None:
+    """HEIC/HEIF/AVIF decoding through pillow-heif, when the ``heif`` extra is installed."""
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:
+        return
+    register_heif_opener()
+
+
 def open_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Open an image lazily, refusing non-images and oversized images before decoding."""
+    register_optional_decoders()
     path = source if isinstance(source, Path | str) else None
     stream: Path | str | BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else source
     try:

@@ -140,3 +140,15 @@ def test_bad_input_is_a_clear_image_error(tmp_path: Path, real_photos: list[Path
         load_for_model(folder)
     with pytest.raises(ImageError, match="cannot read"):
         load_for_model(tmp_path / "missing.jpg")
+
+
+def test_heic_is_decoded(tmp_path: Path) -> None:
+    import pillow_heif  # the heif extra, installed with [all]
+
+    pixels = np.zeros((120, 200, 3), np.uint8)
+    pixels[..., 2] = 230  # blue
+    photo = tmp_path / "phone.heic"
+    pillow_heif.from_pillow(Image.fromarray(pixels)).save(photo, quality=90)
+    decoded = load_for_model(photo)
+    assert decoded.shape == (160, 160, 3)
+    assert decoded[80, 80, 2] > 200 and decoded[80, 80, 0] < 40

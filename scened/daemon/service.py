@@ -18,16 +18,8 @@ from scened.daemon.notify import Notifier
 from scened.daemon.progress import make_progress
 from scened.daemon.runner import LibraryRun, RunSettings
 from scened.daemon.state import StateDB
+from scened.imaging import register_optional_decoders
 from scened.model.runtime import Classifier, load_classifier
-
-
-def register_optional_decoders() -> None:
-    """HEIC/HEIF decoding through pillow-heif when the ``heif`` extra is installed."""
-    try:
-        from pillow_heif import register_heif_opener
-    except ImportError:
-        return
-    register_heif_opener()
 
 
 def classifier_from_config(config: Config) -> Classifier:
