@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 
+from selenium.common.exceptions import WebDriverException
 from tqdm.contrib.logging import logging_redirect_tqdm  # type: ignore[import-untyped, unused-ignore]
 
 from .browser import BrowserOptions, open_browser
@@ -148,6 +149,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run(args)
     except ScraperError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    except WebDriverException as exc:  # the browser crashed or hung up mid-run
+        first_line = (exc.msg or type(exc).__name__).strip().splitlines()[0]
+        print(f"{PROG}: error: browser: {first_line}; run again to resume", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted; run the same command again to resume", file=sys.stderr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass, field
 
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -90,43 +90,48 @@ class Scraper:
     ) -> None:
         """Read ``query``'s results until the class is full or the results run out."""
         urls = result_urls(driver, self.adapter, query.query)
-        with tqdm(total=report.wanted, initial=report.have, desc=query.name, unit="img",
-                  disable=None, leave=True) as bar:  # fmt: skip
-            try:
-                for url in urls:
-                    if state.is_known(url):
-                        continue
-                    reason = self.try_url(state, query.query, url, driver.current_url)
-                    if reason is None:
-                        report.saved += 1
-                        report.have = state.have
-                        bar.update(1)
-                        if not report.short:
-                            break
-                    else:
-                        report.skipped[reason] += 1
-                        bar.set_postfix(skipped=sum(report.skipped.values()))
-            finally:
-                urls.close()
+        with progress_bar(report) as bar, closing(urls):
+            for url in urls:
+                if state.is_known(url):
+                    continue
+                skipped = self.try_url(state, query.query, url, driver.current_url)
+                if skipped:
+                    log.info("%s: skipped %s: %s", query.name, url_key(url), skipped)
+                    report.skipped[skipped.split(":", 1)[0]] += 1
+                    bar.set_postfix(skipped=sum(report.skipped.values()))
+                    continue
+                report.saved += 1
+                report.have = state.have
+                bar.update(1)
+                if not report.short:
+                    return
 
     def try_url(self, state: ClassState, query: str, url: str, page_url: str) -> str | None:
-        """Download, check and save one result; the reason it was skipped, or None."""
+        """Download, check and save one result; why it was skipped (``"reason: detail"``)."""
         try:
             data = self.downloader.fetch(url, referer=page_url)
             image = prepare_image(data, self.quality.min_side)
         except FetchError as exc:
-            log.info("%s: %s: %s", state.name, url_key(url), exc)
-            if exc.permanent:
-                self.dataset.reject(state, url, f"broken: {exc}")
-            else:
+            if not exc.permanent:
                 state.known_urls.add(url_key(url))  # retried by the next run, not this one
-            return "broken"
+                return f"broken: {exc}"
+            return self.reject(state, url, f"broken: {exc}")
         except UnusableImageError as exc:
-            self.dataset.reject(state, url, str(exc))
-            return str(exc).split(":", 1)[0]
+            return self.reject(state, url, str(exc))
         duplicate = state.duplicates.duplicate_reason(image.sha256, image.phash)
         if duplicate:
-            self.dataset.reject(state, url, duplicate)
-            return duplicate
+            return self.reject(state, url, duplicate)
         self.dataset.save(state, query, url, image)
         return None
+
+    def reject(self, state: ClassState, url: str, reason: str) -> str:
+        """Log ``url`` as never usable; return ``reason``."""
+        self.dataset.reject(state, url, reason)
+        return reason
+
+
+def progress_bar(report: ClassReport) -> tqdm:
+    """A class's progress bar on stderr, shown only at a terminal."""
+    return tqdm(
+        total=report.wanted, initial=report.have, desc=report.name, unit="img", disable=None
+    )

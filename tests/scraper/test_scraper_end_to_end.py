@@ -46,8 +46,8 @@ def test_scraped_classes_train_a_model_that_classifies_a_new_photo(
     for name in CLASSES:
         assert len(list((data / name).glob("*.jpg"))) == PER_CLASS
 
-    train = [sys.executable, "-m", "scened_training", "--data", data, "--out", model]
-    run_tool([*train, "--epochs", "2"], tmp_path)
+    train: list[str | Path] = [sys.executable, "-m", "scened_training", "--data", data]
+    run_tool([*train, "--out", model, "--epochs", "2"], tmp_path)
     assert (model / "model.tflite").is_file()
 
     unseen = tmp_path / "unseen-cat.jpg"

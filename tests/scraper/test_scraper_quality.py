@@ -32,8 +32,10 @@ def test_transparency_is_flattened_onto_white(photos: dict[str, list[bytes]]) ->
     original = open_rgb(photos["Cat"][0])
     prepared = Image.open(io.BytesIO(prepare_image(transparent_png(photos["Cat"][0]), 100).jpeg))
     x, y = original.width // 4, original.height // 2  # in the half-transparent half
-    for before, after in zip(original.getpixel((x, y)), prepared.getpixel((x, y)), strict=True):
-        assert abs(after - (before + 255) / 2) <= 8
+    before, after = original.getpixel((x, y)), prepared.getpixel((x, y))
+    assert isinstance(before, tuple) and isinstance(after, tuple)
+    for channel_before, channel_after in zip(before, after, strict=True):
+        assert abs(channel_after - (channel_before + 255) / 2) <= 8
 
 
 def test_a_palette_gif_is_accepted_as_rgb(photos: dict[str, list[bytes]]) -> None:
