@@ -83,6 +83,9 @@ def adapter_from_mapping(data: dict[str, Any], source: str) -> EngineAdapter:
             raise ScraperError(f"{source}: missing required key {key!r}")
         if key in data and not isinstance(data[key], kind):
             raise ScraperError(f"{source}: key {key!r} has the wrong type")
+    for key in ("url_attributes", "placeholders"):
+        if not all(isinstance(item, str) for item in data.get(key, [])):
+            raise ScraperError(f"{source}: key {key!r} must be a list of strings")
     if "{query}" not in data["query_url"]:
         raise ScraperError(f"{source}: query_url must contain {{query}}")
     values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}

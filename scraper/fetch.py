@@ -13,6 +13,7 @@ from . import __version__
 
 USER_AGENT = f"scened-scraper/{__version__} (dataset builder; polite, rate-limited)"
 MAX_BYTES = 20 * 1024 * 1024
+RETRYABLE_STATUS = (408, 425, 429)  # and every 5xx
 
 
 class FetchError(Exception):
@@ -65,7 +66,8 @@ class Downloader:
             with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
                 body: bytes = response.read(self.max_bytes + 1)
         except urllib.error.HTTPError as exc:
-            raise FetchError(f"HTTP {exc.code}", permanent=exc.code < 500) from exc
+            permanent = exc.code < 500 and exc.code not in RETRYABLE_STATUS
+            raise FetchError(f"HTTP {exc.code}", permanent=permanent) from exc
         except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             raise FetchError(f"network error: {reason}", permanent=False) from exc

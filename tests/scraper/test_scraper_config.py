@@ -79,6 +79,7 @@ wait_s = 1
         ('name = "x"\nquery_url = "https://x/?q=1"\nthumbnail = "img"\n', "must contain {query}"),
         ('name = "x"\nquery_url = "{query}"\nthumbnail = "img"\nthumbnails = "i"\n', "thumbnails"),
         ('name = "x"\nquery_url = "{query}"\nthumbnail = "img"\nscroll = "yes"\n', "'scroll'"),
+        ('name = "x"\nquery_url = "{query}"\nthumbnail = "i"\nurl_attributes = [1]\n', "strings"),
         ("name = [", "not valid TOML"),
     ],
 )

@@ -137,6 +137,7 @@ def test_the_rate_limit_spaces_requests_per_host() -> None:
 def file_server() -> Iterator[FakeEngine]:
     with EngineServer(FakeEngine()) as engine:
         engine.resources["/down.jpg"] = Resource(b"busy", "text/plain", 503)
+        engine.resources["/slow-down.jpg"] = Resource(b"later", "text/plain", 429)
         engine.serve("/big.jpg", b"x" * 2048)
         yield engine
 
@@ -148,6 +149,7 @@ def test_downloads_return_bodies_and_classify_failures(file_server: FakeEngine) 
     assert file_server.downloads[-1] == "/ok.jpg"
     cases = {"/missing.jpg": ("HTTP 404", True), "/down.jpg": ("HTTP 503", False)}
     cases["/big.jpg"] = ("larger than 1024 bytes", True)
+    cases["/slow-down.jpg"] = ("HTTP 429", False)
     for path, (reason, permanent) in cases.items():
         with pytest.raises(FetchError, match=reason) as failure:
             downloader.fetch(file_server.base_url + path)
