@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CLASS=WORDS",
         help="extra words for one class (repeatable)",
     )
-    what.add_argument("-o", "--out", type=Path, required=True, help="dataset folder")
+    what.add_argument("-o", "--out", type=Path, help="dataset folder (required)")
 
     engine = parser.add_argument_group("search engine")
     engine.add_argument("--engine", default="bing", help="bundled adapter name (default bing)")
@@ -138,12 +138,15 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``scened-scrape``."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s"
     )
     if args.list_engines:
         return list_engines()
+    if args.out is None:
+        parser.error("the following arguments are required: -o/--out")
     try:
         with logging_redirect_tqdm():  # log lines go above the progress bars
             return run(args)

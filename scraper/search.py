@@ -22,7 +22,7 @@ from . import page_scripts
 from .engines import EngineAdapter
 
 MAX_ROUNDS = 2000
-PLACEHOLDER_TRIES = 2
+PLACEHOLDER_TRIES = 3
 
 
 def pick_from_srcset(srcset: str) -> str:

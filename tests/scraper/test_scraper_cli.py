@@ -97,10 +97,13 @@ def test_a_browser_that_fails_to_start_is_one_clear_line(tmp_path: Path) -> None
 
 
 def test_list_engines_and_help() -> None:
-    listed = scrape("--list-engines", "-o", "unused")
+    listed = scrape("--list-engines")
     assert listed.returncode == 0
     names = [line.split("\t")[0] for line in listed.stdout.splitlines()]
     assert names == ["bing", "duckduckgo", "google", "local"]
+    without_out = scrape("Sky")
+    assert without_out.returncode == 2
+    assert "the following arguments are required: -o/--out" in without_out.stderr
     shown = scrape("--help", module=False)
     assert (
         shown.returncode == 0
