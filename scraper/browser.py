@@ -20,8 +20,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 
 from .errors import ScraperError
 
+HEADLESS_FLAG = "--headless=new"
 CHROMIUM_FLAGS = (
-    "--headless=new",
     "--no-sandbox",
     "--disable-gpu",
     "--disable-dev-shm-usage",
@@ -69,7 +69,7 @@ def chromium_driver(options: BrowserOptions, profile: str) -> WebDriver:
     )
     chrome = webdriver.ChromeOptions()
     chrome.binary_location = locate(options.binary, binaries, "chromium", "--browser-binary")
-    flags = CHROMIUM_FLAGS if options.headless else CHROMIUM_FLAGS[1:]
+    flags = (HEADLESS_FLAG, *CHROMIUM_FLAGS) if options.headless else CHROMIUM_FLAGS
     for flag in (*flags, f"--user-data-dir={profile}"):
         chrome.add_argument(flag)
     return webdriver.Chrome(service=service, options=chrome)

@@ -2,7 +2,7 @@
 
 Both logs are JSON Lines.  The manifest has one record per saved image (class, query,
 source URL, file, sha256, width, height, bytes, engine); ``rejected.jsonl`` one per URL
-that will never give a usable image (not an image, tiny, duplicate, HTTP 4xx).  A later
+that will never give a usable image (not an image, tiny, duplicate, HTTP 404…).  A later
 run reads both, plus the hashes of the files really present, and tops a class up
 without downloading any known URL again.
 """
