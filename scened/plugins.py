@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from importlib.metadata import Distribution, EntryPoint, entry_points
+from typing import Any
 
 import pluggy
 
 from scened import hookspecs
+from scened.errors import PluginError
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,22 @@ def _load_plugin(pm: ScenedPluginManager, entry_point: EntryPoint) -> None:
         return
     if entry_point.dist is not None:
         pm.distributions[entry_point.name] = entry_point.dist
+
+
+def collect_registrations(hook: pluggy.HookCaller, kind: str) -> dict[str, Any]:
+    """Call a ``register_*`` hook and gather its ``register(name, factory)`` calls by name.
+
+    A name registered twice is an error: which one wins would depend on load order.
+    """
+    found: dict[str, Any] = {}
+
+    def register(name: str, factory: Any) -> None:
+        if name in found:
+            raise PluginError(f"{kind} {name!r} is registered twice")
+        found[name] = factory
+
+    hook(register=register)
+    return found
 
 
 def plugin_descriptions(pm: ScenedPluginManager) -> list[dict[str, object]]:

@@ -8,20 +8,13 @@ from typing import Any
 import pluggy
 
 from scened.errors import PluginError, ScenedError
+from scened.plugins import collect_registrations
 from scened.types import Policy, PolicyFactory
 
 
 def registered_policies(pm: pluggy.PluginManager) -> dict[str, PolicyFactory]:
     """Every policy factory that the loaded plugins register, by name."""
-    found: dict[str, PolicyFactory] = {}
-
-    def register(name: str, factory: PolicyFactory) -> None:
-        if name in found:
-            raise PluginError(f"policy {name!r} is registered twice")
-        found[name] = factory
-
-    pm.hook.register_policies(register=register)
-    return found
+    return collect_registrations(pm.hook.register_policies, "policy")
 
 
 def build_policy(pm: pluggy.PluginManager, name: str, options: Mapping[str, Any]) -> Policy:

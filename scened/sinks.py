@@ -16,20 +16,13 @@ from typing import Any
 import pluggy
 
 from scened.errors import ConfigError, PluginError, ScenedError
+from scened.plugins import collect_registrations
 from scened.types import Sink, SinkFactory
 
 
 def registered_sinks(pm: pluggy.PluginManager) -> dict[str, SinkFactory]:
     """Every sink factory that the loaded plugins register, by name."""
-    found: dict[str, SinkFactory] = {}
-
-    def register(name: str, factory: SinkFactory) -> None:
-        if name in found:
-            raise PluginError(f"sink {name!r} is registered twice")
-        found[name] = factory
-
-    pm.hook.register_sinks(register=register)
-    return found
+    return collect_registrations(pm.hook.register_sinks, "sink")
 
 
 def build_sinks(pm: pluggy.PluginManager, specs: Sequence[Mapping[str, Any]]) -> list[Sink]:
