@@ -18,8 +18,9 @@ scan did not find are pruned, except under folders that could not be read.
 from __future__ import annotations
 
 import logging
+import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,6 +81,7 @@ class LibraryRun:
         self.summary = RunSummary(library.name, dry_run=settings.dry_run)
         self._policy: Policy | None = None
         self._sinks: list[Sink] = []
+        self._known: dict[bytes, tuple[object, ...]] = {}
 
     @property
     def model_id(self) -> str:
@@ -101,26 +103,31 @@ class LibraryRun:
 
     def _scan_and_tag(self) -> None:
         scanner = Scanner(self.library.path, self.library.include, self.library.exclude)
-        seen: set[Path] = set()
+        seen: set[bytes] = set()
 
         def jobs() -> Iterator[Job]:
             for entry in scanner:
-                seen.add(entry.path)
+                seen.add(os.fsencode(entry.path))
                 yield Job(entry)
 
         run_id = None if self.settings.dry_run else self.state.start_run(
             self.library.name, self.model_id)  # fmt: skip
         pipeline: Pipeline[Job] = Pipeline(
-            Stages(self.prepare, _needs_model, self.classify, self.finish, self.fail),
+            Stages(self.prepare, _needs_model, self.classify, self.finish, self.fail,
+                   decided=self._known_unchanged),
             readers=self.settings.readers,
             batch_size=self.settings.batch_size,
             queue_size=self.settings.queue_size,
             stop=self.stop,
-        )
-        pipeline.run(jobs())
+        )  # fmt: skip
+        known = self._known = self.state.signatures(self.library.name)
+        try:
+            pipeline.run(jobs())
+        finally:
+            self._known = {}
         self.summary.interrupted = self.stop.is_set()
         if not self.summary.interrupted:
-            self._prune(seen, scanner.unreadable_dirs)
+            self._prune(seen, known, scanner.unreadable_dirs)
         if run_id is not None:
             self.state.finish_run(run_id, self.summary.counts(),
                                   interrupted=self.summary.interrupted)  # fmt: skip
@@ -153,6 +160,23 @@ class LibraryRun:
         source = data if data is not None else job.path
         job.pixels = _load(source, job.path, self.classifier.input_size)
         job.action = Action.CLASSIFY
+
+    def _known_unchanged(self, job: Job) -> bool:
+        """The common case of a rescan, settled in the feeder from the run's one query
+        of the state (no query per photo, no reader): same stat signature, model and
+        policy as recorded.  Anything else goes on to :meth:`prepare`."""
+        known = self._known.get(os.fsencode(job.path))
+        if known is None or known[:4] != job.entry.signature:
+            return False
+        if known[4] != self.model_id or known[5] != self.library.policy_key:
+            return False
+        if known[6] == "tagged":
+            job.action = Action.UNCHANGED
+            return True
+        if not self.settings.retry_failed:
+            job.action = Action.FAILED_BEFORE
+            return True
+        return False
 
     def _is_current(self, record: PhotoRecord, entry: FileEntry | None) -> bool:
         """Tagged by this model and policy (and, given ``entry``, with the same stat)."""
@@ -263,12 +287,16 @@ class LibraryRun:
         outcome = {Action.CLASSIFY: "tagged", Action.REUSE: "tagged"}.get(action, action)
         self.progress.photo(outcome, job.path, job.error)
 
-    def _prune(self, seen: set[Path], unreadable: list[Path]) -> None:
-        """Forget photos that are gone (not those under folders that could not be read)."""
+    def _prune(self, seen: set[bytes], known: Iterable[bytes], unreadable: list[Path]) -> None:
+        """Forget photos that are gone (not those under folders that could not be read).
+
+        ``known`` are the photos the state held when the run began (any recorded since
+        were seen by this scan); paths are compared encoded, as the state stores them.
+        """
         gone = [
             path
-            for path in self.state.paths(self.library.name)
-            if path not in seen and not any(path.is_relative_to(d) for d in unreadable)
+            for path in (Path(os.fsdecode(key)) for key in known if key not in seen)
+            if not any(path.is_relative_to(d) for d in unreadable)
         ]
         self.summary.pruned = len(gone)
         if gone and not self.settings.dry_run:

@@ -18,7 +18,7 @@ import os
 import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path
 
 from scened.errors import ScenedError
 
@@ -54,7 +54,8 @@ class FileEntry:
 
 
 def is_supported(name: str) -> bool:
-    return PurePath(name).suffix.lower() in SUPPORTED_EXTENSIONS
+    dot = name.rfind(".")  # what PurePath(name).suffix finds, without building a path
+    return 0 < dot < len(name) - 1 and name[dot:].lower() in SUPPORTED_EXTENSIONS
 
 
 def matches(patterns: Sequence[str], relative: str) -> bool:
@@ -126,7 +127,8 @@ class Scanner:
         except OSError as exc:  # broken symlink, vanished file, permission denied
             log.debug("%s: skipped: %s", path, exc.strerror)
             return None
-        relative = path.relative_to(self.root).as_posix()
+        # only patterns need the relative path (costly to build for every file)
+        relative = path.relative_to(self.root).as_posix() if self.include or self.exclude else ""
         if stat.S_ISDIR(st.st_mode):
             key = (st.st_dev, st.st_ino)
             wanted = entry.name not in SKIPPED_DIRS and not matches(self.exclude, relative)

@@ -224,6 +224,17 @@ class StateDB:
                 values,
             )
 
+    def signatures(self, library: str) -> dict[bytes, tuple[object, ...]]:
+        """Every photo of ``library`` in one query, by ``os.fsencode(path)``: its stat
+        signature, model, policy and outcome (what a rescan compares each file with,
+        without a query per file)."""
+        rows = self._connection().execute(
+            "SELECT path, device, inode, size, mtime_ns, model_id, policy, outcome "
+            "FROM photos WHERE library = ?",
+            (library,),
+        )
+        return {row[0]: row[1:] for row in rows}
+
     def paths(self, library: str) -> list[Path]:
         rows = (
             self._connection()
