@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from scened.errors import ImageError, ImageTooLargeError, UnsupportedImageError
+from scened.raw import is_raw, open_raw_preview
 
 #: Side of the square model input.
 INPUT_SIZE = 160
@@ -77,6 +78,9 @@ def load_for_model(
 ) -> np.ndarray:
     """Decode ``source`` into a ``(size, size, 3)`` uint8 RGB array ready for the model."""
     path = source if isinstance(source, Path | str) else None
+    if path is not None and is_raw(path):  # camera RAW: LibRaw's preview, already upright
+        with open_raw_preview(path, max_pixels=max_pixels) as preview:
+            return center_crop_resize(to_rgb(preview), size)
     with open_image(source, max_pixels=max_pixels) as image:
         try:
             if use_draft and image.format == "JPEG":
