@@ -55,7 +55,7 @@ def run(
     classifier = classifier_from_config(config)
     pm = get_plugin_manager()
     settings = settings_for(config, dry_run=dry_run, retry_failed=retry_failed)
-    stop = _stop_on_sigterm()
+    stop, interrupted = _stop_on_signals()
     summaries = []
     for library in libraries:
         if stop.is_set():
@@ -63,19 +63,34 @@ def run(
         summaries.append(run_library(library, config=config, classifier=classifier, pm=pm,
                                      settings=settings, stop=stop))  # fmt: skip
     _report(summaries)
+    if interrupted.is_set():
+        raise SystemExit(130)  # the shell's convention for "stopped by Ctrl-C"
     if not all(summary.ok for summary in summaries):
         raise SystemExit(1)
 
 
-def _stop_on_sigterm() -> threading.Event:
-    """SIGTERM lets the photo in hand finish and be recorded, then the run ends."""
-    stop = threading.Event()
+def _stop_on_signals() -> tuple[threading.Event, threading.Event]:
+    """SIGTERM and a first Ctrl-C let the photos in hand finish and be recorded.
 
-    def handler(signum: int, frame: FrameType | None) -> None:
+    Returns ``(stop, interrupted)``: both are set by Ctrl-C, only ``stop`` by
+    SIGTERM.  A second Ctrl-C aborts at once (photos stay safe: every write is
+    atomic), for when finishing takes longer than the user will wait.
+    """
+    stop, interrupted = threading.Event(), threading.Event()
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    signal.signal(signal.SIGTERM, handler)
-    return stop
+    def on_interrupt(signum: int, frame: FrameType | None) -> None:
+        if interrupted.is_set():
+            raise KeyboardInterrupt
+        interrupted.set()
+        stop.set()
+        click.echo("stopping after the photos in hand (Ctrl-C again to abort)", err=True)
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_interrupt)
+    return stop, interrupted
 
 
 def _report(summaries: list[RunSummary]) -> None:
