@@ -81,7 +81,7 @@ class LibraryRun:
         self.summary = RunSummary(library.name, dry_run=settings.dry_run)
         self._policy: Policy | None = None
         self._sinks: list[Sink] = []
-        self._known: dict[bytes, tuple[object, ...]] = {}
+        self._known: dict[bytes, tuple[int, int, int, int, int, int]] = {}
 
     @property
     def model_id(self) -> str:
@@ -120,7 +120,9 @@ class LibraryRun:
             queue_size=self.settings.queue_size,
             stop=self.stop,
         )  # fmt: skip
-        known = self._known = self.state.signatures(self.library.name)
+        known = self._known = self.state.signatures(
+            self.library.name, self.model_id, self.library.policy_key
+        )
         try:
             pipeline.run(jobs())
         finally:
@@ -166,11 +168,9 @@ class LibraryRun:
         of the state (no query per photo, no reader): same stat signature, model and
         policy as recorded.  Anything else goes on to :meth:`prepare`."""
         known = self._known.get(os.fsencode(job.path))
-        if known is None or known[:4] != job.entry.signature:
+        if known is None or known[:4] != job.entry.signature or not known[4]:
             return False
-        if known[4] != self.model_id or known[5] != self.library.policy_key:
-            return False
-        if known[6] == "tagged":
+        if known[5]:  # tagged
             job.action = Action.UNCHANGED
             return True
         if not self.settings.retry_failed:

@@ -224,14 +224,16 @@ class StateDB:
                 values,
             )
 
-    def signatures(self, library: str) -> dict[bytes, tuple[object, ...]]:
+    def signatures(
+        self, library: str, model_id: str, policy: str
+    ) -> dict[bytes, tuple[int, int, int, int, int, int]]:
         """Every photo of ``library`` in one query, by ``os.fsencode(path)``: its stat
-        signature, model, policy and outcome (what a rescan compares each file with,
-        without a query per file)."""
+        signature, then 1/0 for "by this model and policy" and for "tagged" (what a
+        rescan compares each file with, without a query per file; ~35 MB a 100,000)."""
         rows = self._connection().execute(
-            "SELECT path, device, inode, size, mtime_ns, model_id, policy, outcome "
-            "FROM photos WHERE library = ?",
-            (library,),
+            "SELECT path, device, inode, size, mtime_ns, "
+            "model_id IS ? AND policy IS ?, outcome = 'tagged' FROM photos WHERE library = ?",
+            (model_id, policy, library),
         )
         return {row[0]: row[1:] for row in rows}
 
