@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 SCENED = str(Path(sys.executable).with_name("scened"))
@@ -126,14 +125,15 @@ def state_db(state: Path) -> Path:
 
 
 def _high_water_kib(pid: int) -> int:
+    """Peak RSS of ``pid``'s own address space (``ru_maxrss`` of a child would include
+    the memory of this pytest process it was forked from)."""
     try:
-        with open(f"/proc/{pid}/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+        fields = dict(
+            line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+        )
+    except (OSError, ValueError):
+        return 0
+    return int(fields.get("VmHWM", "0 kB").split()[0])
 
 
 def run_scened(
