@@ -37,7 +37,7 @@ class BrightnessClassifier:
         out = np.full((len(batch), len(CLASSES)), 0.001)
         for row, image in zip(out, batch, strict=True):
             row[CLASSES.index("Sky" if image.mean() > 100 else "Night")] = 1.0
-        return out / out.sum(axis=1, keepdims=True)
+        return np.asarray(out / out.sum(axis=1, keepdims=True))
 
 
 def config_for(library: Path, state: Path) -> Config:
