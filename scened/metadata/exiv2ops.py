@@ -77,15 +77,27 @@ def write_fields(path: str, fields: Fields) -> int:
 
 
 def _modify_xmp(image: Any, xmp: Fields) -> None:
-    image.modify_xmp(xmp)
-    if not image.read_xmp():
-        # exiv2 keeps a WebP's old XMP chunk when the last key goes; this drops it
-        image.modify_raw_xmp("")
-        return
-    packet = image.read_raw_xmp()
-    fixed = bags_not_seqs(packet)
-    if fixed != packet:
-        image.modify_raw_xmp(fixed)
+    """Write the photo's new XMP packet with one rewrite of the file.
+
+    Every pyexiv2 ``modify_*`` call rewrites the whole file, so the packet is
+    edited in a blank in-memory carrier (where a rewrite costs nothing), its arrays
+    are turned into rdf:Bag there, and the result is written into the photo once.
+    An empty packet also drops a WebP's old XMP chunk, which exiv2 keeps otherwise.
+    """
+    image.modify_raw_xmp(_edited_packet(image.read_raw_xmp(), xmp))
+
+
+def _edited_packet(packet: str, xmp: Fields) -> str:
+    carrier = pyexiv2.ImageData(_blank_jpeg())
+    try:
+        if packet.strip():
+            carrier.modify_raw_xmp(packet)
+        carrier.modify_xmp(xmp)
+        if not carrier.read_xmp():
+            return ""
+        return bags_not_seqs(carrier.read_raw_xmp())
+    finally:
+        carrier.close()
 
 
 @contextlib.contextmanager
