@@ -98,3 +98,5 @@ def _report(summaries: list[RunSummary]) -> None:
         click.echo(summary.line())
         for path, reason in summary.failures:
             click.echo(f"  failed: {path}: {reason}")
+        for path, reason in summary.skipped:
+            click.echo(f"  skipped: {path}: {reason}")

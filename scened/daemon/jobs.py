@@ -67,6 +67,8 @@ class RunSummary:
     interrupted: bool = False
     dry_run: bool = False
     failures: list[tuple[Path, str]] = field(default_factory=list)
+    #: Entries named like photos that cannot be one (FIFO, folder, broken symlink…).
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
     error: str = ""
 
     def counts(self) -> dict[str, int]:
@@ -84,6 +86,8 @@ class RunSummary:
             f"{self.tagged} {verb} ({self.classified} classified, {self.reused} moved or "
             f"copied), {self.failed} failed, {self.pruned} pruned"
         )
+        if self.skipped:
+            text += f", {len(self.skipped)} skipped"
         if self.failed_before:
             text += f", {self.failed_before} still failing from earlier runs"
         if self.interrupted:

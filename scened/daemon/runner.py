@@ -127,6 +127,7 @@ class LibraryRun:
             pipeline.run(jobs())
         finally:
             self._known = {}
+        self.summary.skipped = list(scanner.problems)
         self.summary.interrupted = self.stop.is_set()
         if not self.summary.interrupted:
             self._prune(seen, known, scanner.unreadable_dirs)

@@ -5,13 +5,16 @@ FIFO or a socket cannot hang it.  Symlinks are followed, with every folder visit
 once (by device and inode), so symlink loops end; a file reachable twice (hard links,
 symlinks) is yielded once.  Hidden files and folders, Synology ``@eaDir`` thumbnail
 folders and anything that is not a regular file with a supported extension are
-skipped.  Folders that cannot be read are remembered (``unreadable_dirs``) so that the
-photos under them are not mistaken for deleted ones; files that vanish while scanning
-are simply not yielded.
+skipped; entries that are named like photos but cannot be one (a FIFO, a folder, a
+dangling symlink, a symlink loop) are listed in ``problems`` with the reason, as are
+folders that cannot be read.  Those folders are also remembered (``unreadable_dirs``)
+so that the photos under them are not mistaken for deleted ones; files that vanish
+while scanning are simply not yielded.
 """
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import logging
 import os
@@ -124,8 +127,8 @@ class Scanner:
         path = Path(entry.path)
         try:
             st = entry.stat(follow_symlinks=True)
-        except OSError as exc:  # broken symlink, vanished file, permission denied
-            log.debug("%s: skipped: %s", path, exc.strerror)
+        except OSError as exc:  # broken symlink, symlink loop, vanished file, no access
+            self._unreadable_entry(entry, path, exc)
             return None
         # only patterns need the relative path (costly to build for every file)
         relative = path.relative_to(self.root).as_posix() if self.include or self.exclude else ""
@@ -135,8 +138,13 @@ class Scanner:
             if wanted and key not in visited_dirs:
                 visited_dirs.add(key)
                 subfolders.append(path)
+            if is_supported(entry.name):
+                self._skip(path, "a folder named like a photo (its contents are scanned)")
             return None
-        if not stat.S_ISREG(st.st_mode) or not is_supported(entry.name):
+        if not is_supported(entry.name):
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            self._skip(path, f"not a regular file but {_file_kind(st.st_mode)}; never opened")
             return None
         if matches(self.exclude, relative):
             return None
@@ -146,3 +154,31 @@ class Scanner:
             return None
         seen_files.add((st.st_dev, st.st_ino))
         return FileEntry.from_stat(path, st)
+
+    def _unreadable_entry(self, entry: os.DirEntry[str], path: Path, exc: OSError) -> None:
+        """Report a photo-named entry that ``stat`` fails on; a vanished file is no news."""
+        if not is_supported(entry.name):
+            return
+        if exc.errno == errno.ELOOP:
+            self._skip(path, "symlink loop")
+        elif entry.is_symlink() and isinstance(exc, FileNotFoundError):
+            self._skip(path, f"dangling symlink (to {_link_target(path)})")
+        elif not isinstance(exc, FileNotFoundError):
+            self._skip(path, f"cannot read: {exc.strerror}")
+
+    def _skip(self, path: Path, reason: str) -> None:
+        self.problems.append((path, reason))
+        log.info("%s: skipped: %s", path, reason)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a device",
+             stat.S_ISBLK: "a device"}  # fmt: skip
+    return next((name for test, name in kinds.items() if test(mode)), "a special file")
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return "?"

@@ -143,3 +143,26 @@ def test_non_ascii_and_undecodable_names(tmp_path: Path) -> None:
     found = names(Scanner(tmp_path))
 
     assert sorted(found) == sorted(["Été à Zürich 東京.jpg", raw_name])
+
+
+def test_entries_named_like_photos_that_cannot_be_one_are_reported(tmp_path: Path) -> None:
+    (tmp_path / "album.jpg").mkdir()
+    inside = tmp_path / "album.jpg" / "inside.jpg"
+    inside.write_bytes(b"jpeg")
+    os.mkfifo(tmp_path / "pipe.jpg")
+    (tmp_path / "gone.jpg").symlink_to(tmp_path / "missing.jpg")
+    (tmp_path / "a.jpg").symlink_to(tmp_path / "b.jpg")
+    (tmp_path / "b.jpg").symlink_to(tmp_path / "a.jpg")
+    (tmp_path / "notes.txt").symlink_to(tmp_path / "nowhere.txt")  # not a photo: no news
+
+    scanner = Scanner(tmp_path)
+    found = [entry.path for entry in scanner]
+
+    assert found == [inside]
+    assert dict(scanner.problems) == {
+        tmp_path / "a.jpg": "symlink loop",
+        tmp_path / "b.jpg": "symlink loop",
+        tmp_path / "album.jpg": "a folder named like a photo (its contents are scanned)",
+        tmp_path / "gone.jpg": f"dangling symlink (to {tmp_path / 'missing.jpg'})",
+        tmp_path / "pipe.jpg": "not a regular file but a FIFO; never opened",
+    }

@@ -125,6 +125,18 @@ def test_every_bad_input_is_reported_and_every_good_photo_tagged(tmp_path: Path)
     for name, digest in bad_hashes.items():
         assert sha256(library / name) == digest, f"{name} was changed"
     assert stat_is_fifo(library / "pipe.jpg")
+    skipped = {
+        line.split(": ", 2)[1]: line.split(": ", 2)[2]
+        for line in result.stdout.splitlines()
+        if line.startswith("  skipped: ")
+    }
+    assert {Path(p).name: reason for p, reason in skipped.items()} == {
+        "pipe.jpg": "not a regular file but a FIFO; never opened",
+        "dangling.jpg": f"dangling symlink (to {library / 'nowhere.jpg'})",
+        "loop.jpg": "symlink loop",
+        "folder.jpg": "a folder named like a photo (its contents are scanned)",
+    }
+    assert "4 skipped" in summary
     assert 0 < result.peak_rss_kib < BOMB_RSS_BOUND_KIB, f"peak RSS {result.peak_rss_kib} KiB"
     leftovers = [p.name for p in library.rglob("*scened-tmp*")]
     assert not leftovers
