@@ -179,6 +179,6 @@ def _file_kind(mode: int) -> str:
 
 def _link_target(path: Path) -> str:
     try:
-        return os.readlink(path)
+        return str(path.readlink())
     except OSError:
         return "?"
