@@ -131,9 +131,23 @@ class LibraryRun:
         self.summary.interrupted = self.stop.is_set()
         if not self.summary.interrupted:
             self._prune(seen, known, scanner.unreadable_dirs)
+            self._remove_leftovers(scanner.leftovers)
         if run_id is not None:
             self.state.finish_run(run_id, self.summary.counts(),
                                   interrupted=self.summary.interrupted)  # fmt: skip
+
+    def _remove_leftovers(self, leftovers: list[Path]) -> None:
+        """Delete temporary copies a killed scened left beside photos (never photos)."""
+        for path in leftovers:
+            if self.settings.dry_run:
+                log.info("dry run: would remove leftover temporary copy %s", path)
+                continue
+            try:
+                path.unlink()
+            except OSError as exc:
+                log.warning("%s: cannot remove leftover temporary copy: %s", path, exc.strerror)
+            else:
+                log.info("removed leftover temporary copy %s", path)
 
     # -- stage 1: readers (thread pool) ------------------------------------------------
 

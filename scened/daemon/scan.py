@@ -19,11 +19,13 @@ import fnmatch
 import logging
 import os
 import stat
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scened.errors import ScenedError
+from scened.metadata.atomic import is_temporary_name
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ EMBEDDED_EXTENSIONS = frozenset(
 )
 RAW_EXTENSIONS = frozenset({".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf", ".pef", ".srw"})
 SUPPORTED_EXTENSIONS = EMBEDDED_EXTENSIONS | RAW_EXTENSIONS
+#: A temporary copy this old is no write in progress (any scened process) but a leftover.
+LEFTOVER_AGE_S = 15 * 60
 #: Folder names never entered (besides hidden ones): NAS thumbnail caches.
 SKIPPED_DIRS = frozenset({"@eaDir", "#recycle", "#snapshot"})
 
@@ -84,6 +88,8 @@ class Scanner:
     exclude: Sequence[str] = ()
     unreadable_dirs: list[Path] = field(default_factory=list)
     problems: list[tuple[Path, str]] = field(default_factory=list)
+    #: Temporary copies that a killed scened left behind, old enough to be nobody's.
+    leftovers: list[Path] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[FileEntry]:
         try:
@@ -123,6 +129,8 @@ class Scanner:
         subfolders: list[Path],
     ) -> FileEntry | None:
         if entry.name.startswith("."):
+            if is_temporary_name(entry.name):
+                self._check_leftover(entry)
             return None
         path = Path(entry.path)
         try:
@@ -165,6 +173,15 @@ class Scanner:
             self._skip(path, f"dangling symlink (to {_link_target(path)})")
         elif not isinstance(exc, FileNotFoundError):
             self._skip(path, f"cannot read: {exc.strerror}")
+
+    def _check_leftover(self, entry: os.DirEntry[str]) -> None:
+        """A temporary copy older than a write could take was left by a killed process."""
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            return
+        if stat.S_ISREG(st.st_mode) and time.time() - st.st_mtime > LEFTOVER_AGE_S:
+            self.leftovers.append(Path(entry.path))
 
     def _skip(self, path: Path, reason: str) -> None:
         self.problems.append((path, reason))

@@ -62,10 +62,19 @@ def replace_atomically(
             temporary.unlink()
 
 
+#: In the name of every temporary copy (``.<stem>.<random>.scened-tmp<suffix>``).
+TEMPORARY_MARKER = ".scened-tmp"
+
+
+def is_temporary_name(name: str) -> bool:
+    """Whether ``name`` is one of our temporary copies (left behind by a killed process)."""
+    return name.startswith(".") and TEMPORARY_MARKER in name
+
+
 def _temporary_beside(target: Path) -> Path:
     """A new, hidden, empty file in ``target``'s folder, with the same suffix."""
     handle, name = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.stem}.", suffix=f".scened-tmp{target.suffix}"
+        dir=target.parent, prefix=f".{target.stem}.", suffix=f"{TEMPORARY_MARKER}{target.suffix}"
     )
     os.close(handle)
     return Path(name)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -152,3 +154,23 @@ def test_status_without_config_or_paths_lists_libraries_run_ad_hoc(library: Path
     (report,) = [json.loads(line) for line in result.output.splitlines()]
     assert report["library"] == str(library.resolve())
     assert report["tagged"] == 2 and report["pending"] == 0
+
+
+def test_leftover_temporary_copies_are_removed_and_fresh_ones_kept(library: Path) -> None:
+    """A SIGKILLed scened can leave ``.<stem>.<random>.scened-tmp.jpg`` beside a photo."""
+    stale = library / "trip" / ".forest.k2j4h1.scened-tmp.png"
+    fresh = library / ".sunset.q8w7e6.scened-tmp.jpg"  # maybe a write in progress
+    stale.write_bytes((library / "trip" / "forest.png").read_bytes())
+    fresh.write_bytes((library / "sunset.jpg").read_bytes())
+    an_hour_ago = time.time() - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+
+    dry = CliRunner().invoke(main, ["run", "--once", "--dry-run", str(library)])
+    assert dry.exit_code == 0 and stale.exists()
+
+    result = CliRunner().invoke(main, ["run", "--once", str(library)])
+
+    assert result.exit_code == 0, result.output
+    assert "2 found" in result.output  # temporary copies are never taken for photos
+    assert not stale.exists()
+    assert fresh.exists()
