@@ -39,8 +39,15 @@ def small_model(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 def test_writes_a_complete_model_folder(small_model: Path) -> None:
-    for name in ("model.keras", "model.tflite", "labels.txt", "head.npz", "model.json",
-                 "metrics.json", "history.json"):
+    for name in (
+        "model.keras",
+        "model.tflite",
+        "labels.txt",
+        "head.npz",
+        "model.json",
+        "metrics.json",
+        "history.json",
+    ):
         assert (small_model / name).is_file(), name
     assert tuple((small_model / "labels.txt").read_text().splitlines()) == SMALL_CLASSES
     metrics = json.loads((small_model / "metrics.json").read_text())
