@@ -33,11 +33,9 @@ Source = Path | str | bytes | BinaryIO
 
 @functools.cache
 def register_optional_decoders() -> None:
-    """HEIC/HEIF/AVIF decoding through pillow-heif, when the ``heif`` extra is installed."""
-    try:
-        from pillow_heif import register_heif_opener
-    except ImportError:
-        return
+    """HEIC/HEIF/AVIF decoding through pillow-heif (registered on first use, not at import)."""
+    from pillow_heif import register_heif_opener
+
     register_heif_opener()
 
 

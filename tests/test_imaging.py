@@ -143,7 +143,7 @@ def test_bad_input_is_a_clear_image_error(tmp_path: Path, real_photos: list[Path
 
 
 def test_heic_is_decoded(tmp_path: Path) -> None:
-    import pillow_heif  # the heif extra, installed with [all]
+    import pillow_heif
 
     pixels = np.zeros((120, 200, 3), np.uint8)
     pixels[..., 2] = 230  # blue
