@@ -71,7 +71,13 @@ def _camera_exif(image: Image.Image) -> bytes:
     return exif.tobytes()
 
 
-def upscale(source: Path, size: tuple[int, int] = CAMERA_SIZE) -> Image.Image:
+#: Standard deviation of the added sensor-like grain; 0 keeps the upscaled photo smooth.
+DEFAULT_GRAIN = 6.0
+
+
+def upscale(
+    source: Path, size: tuple[int, int] = CAMERA_SIZE, grain: float = DEFAULT_GRAIN
+) -> Image.Image:
     """The real photo cropped to the camera's aspect ratio and upscaled (bicubic)."""
     with Image.open(source) as image:
         rgb = image.convert("RGB")
@@ -84,7 +90,9 @@ def upscale(source: Path, size: tuple[int, int] = CAMERA_SIZE) -> Image.Image:
         crop_h = int(width / target_ratio)
         box = (0, (height - crop_h) // 2, width, (height - crop_h) // 2 + crop_h)
     big = rgb.resize(size, Image.Resampling.BICUBIC, box=box)
-    return _grain(big, seed=len(source.name) * 7919 + size[0])
+    if grain <= 0:
+        return big
+    return _grain(big, seed=len(source.name) * 7919 + size[0], sigma=grain)
 
 
 def _grain(image: Image.Image, seed: int, sigma: float = 6.0) -> Image.Image:
@@ -96,12 +104,14 @@ def _grain(image: Image.Image, seed: int, sigma: float = 6.0) -> Image.Image:
     return Image.fromarray(np.clip(pixels + noise, 0, 255).astype(np.uint8))
 
 
-def make_bases(folder: Path, sources: list[Path], size: tuple[int, int]) -> list[Path]:
+def make_bases(
+    folder: Path, sources: list[Path], size: tuple[int, int], grain: float = DEFAULT_GRAIN
+) -> list[Path]:
     """One camera JPEG per source photo, with EXIF and (via exiftool) a thumbnail."""
     folder.mkdir(parents=True, exist_ok=True)
     bases: list[Path] = []
     for i, source in enumerate(sources):
-        image = upscale(source, size)
+        image = upscale(source, size, grain)
         base = folder / f"base{i:03d}.jpg"
         image.save(base, quality=92, exif=_camera_exif(image), subsampling=2)
         thumb = image.copy()
@@ -138,10 +148,11 @@ def build_library(
     bases: int = 12,
     size: tuple[int, int] = CAMERA_SIZE,
     png_size: tuple[int, int] = (2000, 1500),
+    grain: float = DEFAULT_GRAIN,
 ) -> Library:
     """``jpegs`` camera JPEGs and ``pngs`` PNGs (screenshots/exports) under ``root``."""
     work = root.parent / f"{root.name}-bases"
-    made = make_bases(work, source_photos(bases), size)
+    made = make_bases(work, source_photos(bases), size, grain)
     jpeg_paths = list(_unique_copies(made, root, jpegs))
     png_paths: list[Path] = []
     for i, source in enumerate(source_photos(bases + pngs)[bases:]):

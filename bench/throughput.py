@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _library import Library, build_library
+from _library import DEFAULT_GRAIN, Library, build_library
 
 from scened.daemon.jobs import read_photo
 from scened.imaging import load_for_model
@@ -134,16 +134,23 @@ def main() -> None:
     parser.add_argument("--pngs", type=int, default=16)
     parser.add_argument("--naive-sample", type=int, default=16)
     parser.add_argument("--quick", action="store_true", help="60 JPEGs, 4 PNGs, sample 8")
+    parser.add_argument(
+        "--grain", type=float, default=DEFAULT_GRAIN,
+        help="sensor-like noise added to the upscaled photos (0: smooth, smaller files)",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.quick:
         args.jpegs, args.pngs, args.naive_sample = 60, 4, 8
     with tempfile.TemporaryDirectory(prefix="scened-bench-") as folder:
         work = Path(folder)
         started = time.perf_counter()
-        library = build_library(work / "library", jpegs=args.jpegs, pngs=args.pngs)
+        library = build_library(
+            work / "library", jpegs=args.jpegs, pngs=args.pngs, grain=args.grain
+        )
         print(
             f"library: {len(library.jpegs)} JPEGs 4000x3000 (EXIF + thumbnail) and "
-            f"{len(library.pngs)} PNGs 2000x1500, {library.total_bytes / 1e6:.0f} MB, "
+            f"{len(library.pngs)} PNGs 2000x1500, grain {args.grain}, "
+            f"{library.total_bytes / 1e6:.0f} MB, "
             f"built in {time.perf_counter() - started:.0f} s"
         )
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
