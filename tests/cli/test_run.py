@@ -7,34 +7,19 @@ Forest, blue → Sky).  exiftool is the oracle for what was written.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from click.testing import CliRunner
 
 from scened.cli import main
 
-HELPERS = Path(__file__).resolve().parents[1] / "daemon" / "daemon_helpers.py"
-
-
-def load_helpers() -> ModuleType:
-    if "daemon_helpers" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("daemon_helpers", HELPERS)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["daemon_helpers"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["daemon_helpers"]
-
-
-helpers = load_helpers()
+from ..daemon import daemon_helpers as helpers
 
 
 def keywords(path: Path) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -16,16 +15,12 @@ from scened.metadata.client import MetadataWorker
 from scened.metadata.fields import KeywordOptions
 from scened.metadata.tagger import KeywordWriter
 
-ORACLE = Path(__file__).parent.parent / "metadata" / "photo_oracle.py"
+from ..metadata import photo_oracle
 
 
 @pytest.fixture(scope="module")
 def oracle() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("scened_tests_photo_oracle_cli", ORACLE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return photo_oracle
 
 
 @pytest.fixture(scope="module")

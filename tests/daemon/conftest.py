@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -16,21 +14,9 @@ from scened.daemon.jobs import RunSummary
 from scened.daemon.service import run_library, settings_for
 from scened.plugins import ScenedPluginManager, get_plugin_manager
 
+from . import daemon_helpers as helpers
+
 HERE = Path(__file__).parent
-
-
-def _load_helpers() -> ModuleType:
-    name = "daemon_helpers"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HERE / "daemon_helpers.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-helpers = _load_helpers()
 ColourClassifier = helpers.ColourClassifier
 RecorderPlugin = helpers.RecorderPlugin
 ConfigFactory = helpers.ConfigFactory

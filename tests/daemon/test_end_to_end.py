@@ -20,8 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemon_helpers import make_photo
 from PIL import Image
+
+from .daemon_helpers import make_photo
 
 SCENED = str(Path(sys.executable).with_name("scened"))
 DEADLINE_S = 90  # generous: only bounds a wait, never asserted as a speed

@@ -8,13 +8,13 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from daemon_helpers import ColourClassifier, ConfigFactory, RecorderPlugin, Runner, make_photo
-
 from scened import hookimpl
 from scened.daemon.service import run_library, settings_for
 from scened.daemon.state import DB_NAME, StateDB
 from scened.plugins import ScenedPluginManager
 from scened.types import Prediction
+
+from .daemon_helpers import ColourClassifier, ConfigFactory, RecorderPlugin, Runner, make_photo
 
 
 def test_first_run_tags_every_photo_and_second_run_does_nothing(

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -13,18 +10,12 @@ import pytest
 from scened.metadata.client import MetadataWorker
 from scened.metadata.tagger import KeywordWriter
 
-ORACLE = "photo_oracle.py"
+from . import photo_oracle
 
 
 @pytest.fixture(scope="session")
 def oracle() -> ModuleType:
-    name = "scened_tests_photo_oracle"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(ORACLE))
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    module = sys.modules[name]
+    module = photo_oracle
     if not module.exiftool_available():
         pytest.fail("exiftool is needed as the oracle for metadata tests (apt install exiftool)")
     return module

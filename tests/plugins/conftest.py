@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -14,19 +12,13 @@ from scened.classes import CLASSES
 from scened.plugins import ScenedPluginManager, get_plugin_manager
 from scened.types import Prediction, TagResult
 
-ORACLE = Path(__file__).parent.parent / "metadata" / "photo_oracle.py"
+from ..metadata import photo_oracle
 
 
 @pytest.fixture(scope="session")
 def oracle() -> ModuleType:
     """tests/metadata/photo_oracle.py (real files, exiftool as the oracle)."""
-    name = "scened_tests_photo_oracle"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ORACLE)
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
+    return photo_oracle
 
 
 def prediction(**probabilities: float) -> Prediction:

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from torture_helpers import (
+
+from .torture_helpers import (
     exif_keywords,
     pixels,
     real_image,

@@ -18,7 +18,10 @@ import time
 from pathlib import Path
 
 import pytest
-from torture_helpers import (
+
+from scened.classes import CLASSES
+
+from .torture_helpers import (
     SAFETY_TIMEOUT_S,
     SCENED,
     exif_keywords,
@@ -29,8 +32,6 @@ from torture_helpers import (
     scened_env,
     sha256,
 )
-
-from scened.classes import CLASSES
 
 KILLS = 20
 PHOTOS = 50

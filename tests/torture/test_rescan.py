@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from torture_helpers import real_image, save
 
 from scened.classes import CLASSES
 from scened.config import Config, parse_config
@@ -20,6 +19,8 @@ from scened.daemon import runner
 from scened.daemon.jobs import RunSummary
 from scened.daemon.service import run_library, settings_for
 from scened.plugins import get_plugin_manager
+
+from .torture_helpers import real_image, save
 
 
 class BrightnessClassifier:

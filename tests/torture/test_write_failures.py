@@ -14,7 +14,7 @@ import resource
 import signal
 from pathlib import Path
 
-from torture_helpers import exif_keywords, pixels, real_image, run_scened, save, sha256
+from .torture_helpers import exif_keywords, pixels, real_image, run_scened, save, sha256
 
 FILE_SIZE_LIMIT = 1 << 20
 

@@ -1,0 +1,1 @@
+"""Tests for scened (a package so that test helpers import relatively)."""
