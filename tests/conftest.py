@@ -19,6 +19,19 @@ def shared_dir() -> Path:
     return SHARED
 
 
+@pytest.fixture
+def no_user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No real user or system configuration or state leaks into a test.
+
+    The system file is ``tmp_path/etc/config.toml`` (absent unless a test writes it).
+    """
+    monkeypatch.delenv("SCENED_CONFIG", raising=False)
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
+    monkeypatch.setattr("scened.config.SYSTEM_CONFIG", tmp_path / "etc" / "config.toml")
+
+
 @pytest.fixture(scope="session")
 def real_photos(shared_dir: Path) -> list[Path]:
     """A handful of real labelled photos, one from each of several classes."""

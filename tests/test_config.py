@@ -19,14 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "config" / "scened.example.toml"
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No real user or system configuration leaks into these tests."""
-    monkeypatch.delenv("SCENED_CONFIG", raising=False)
-    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
-    monkeypatch.setattr("scened.config.SYSTEM_CONFIG", tmp_path / "etc" / "config.toml")
+pytestmark = pytest.mark.usefixtures("no_user_config")
 
 
 def write(path: Path, text: str) -> Path:

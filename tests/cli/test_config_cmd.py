@@ -14,12 +14,7 @@ from scened.cli import main
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SCENED_CONFIG", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
-    monkeypatch.setattr("scened.config.SYSTEM_CONFIG", tmp_path / "none.toml")
+pytestmark = pytest.mark.usefixtures("no_user_config")
 
 
 def test_check_accepts_the_example() -> None:

@@ -33,11 +33,8 @@ def keywords(path: Path) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("SCENED_CONFIG", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
-    monkeypatch.setattr("scened.config.SYSTEM_CONFIG", tmp_path / "none.toml")
+def colour_classifier(no_user_config: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The colour classifier instead of the bundled model, in an isolated configuration."""
     run_module = sys.modules["scened.cli.run"]  # `scened.cli.run` is also the command
     monkeypatch.setattr(
         run_module, "classifier_from_config", lambda config: helpers.ColourClassifier()
