@@ -24,6 +24,7 @@ import tomli_w
 
 from scened.config_schema import CONFIG_SCHEMA
 from scened.errors import ConfigError
+from scened.policies import WRITE_POLICY
 
 ENV_CONFIG = "SCENED_CONFIG"
 SYSTEM_CONFIG = Path("/etc/scened/config.toml")
@@ -42,7 +43,7 @@ DEFAULT_API: dict[str, Any] = {
 DEFAULT_LIBRARY: dict[str, Any] = {
     "include": [],
     "exclude": [],
-    "policy": {"type": "default"},
+    "policy": {"type": WRITE_POLICY},
     "sinks": [{"type": "xmp"}],
     "schedule": {"interval": 3600},
 }
@@ -80,6 +81,8 @@ class ModelConfig:
     runtime: str
     batch_size: int
     threads: int
+    #: A registered model (``scened plugins`` lists them); ``path`` wins when both are set.
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,7 @@ def parse_config(data: Mapping[str, Any], source: Path | None) -> Config:
         state_dir=Path(merged["state_dir"]).expanduser(),
         model=ModelConfig(
             path=Path(model["path"]).expanduser() if "path" in model else None,
+            name=model.get("name"),
             runtime=model["runtime"],
             batch_size=model["batch_size"],
             threads=model["threads"],

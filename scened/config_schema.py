@@ -48,6 +48,7 @@ MODEL_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "path": {"type": "string", "minLength": 1},
+        "name": {"type": "string", "minLength": 1},
         "runtime": {"enum": ["litert", "keras"]},
         "batch_size": {"type": "integer", "minimum": 1, "maximum": 1024},
         "threads": {"type": "integer", "minimum": 0, "maximum": 256},

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pluggy
 
 from scened.types import PolicyFactory, Prediction, SinkFactory
+
+if TYPE_CHECKING:
+    from scened.model.registry import ClassifierSpec
 
 hookspec = pluggy.HookspecMarker("scened")
 
@@ -27,6 +31,25 @@ hookspec = pluggy.HookspecMarker("scened")
 RegisterSink = Callable[[str, SinkFactory], None]
 #: ``register(name, factory)``: offered to :func:`register_policies`.
 RegisterPolicy = Callable[[str, PolicyFactory], None]
+#: ``register(name, spec)``: offered to :func:`register_classifiers`.
+RegisterClassifier = Callable[[str, "ClassifierSpec"], None]
+
+
+@hookspec
+def register_classifiers(register: RegisterClassifier) -> None:
+    """Register scene classifiers (models).
+
+    Call ``register(name, ClassifierSpec(input_size, labels, factory))`` once per
+    model.  ``labels`` are the class names in output order and ``input_size`` the
+    side of the square RGB input; both are known without loading the model, so a
+    configuration can be checked cheaply.  ``factory(ClassifierOptions)`` loads
+    it and returns an object with ``model_id``, ``classes``, ``input_size`` and
+    ``predict(batch)`` (uint8 ``(n, size, size, 3)`` → ``(n, len(labels))``
+    probabilities; see :class:`scened.model.runtime.Classifier`), optionally a
+    ``metadata`` dict (``model.json``) whose ``policies`` table gives policies
+    their model-specific defaults.  ``[model] name`` chooses one.  Built in:
+    the bundled scene models (``scened_plugins.classifiers``).
+    """
 
 
 @hookspec

@@ -75,10 +75,27 @@ def load_for_model(
     use_draft: bool = True,
 ) -> np.ndarray:
     """Decode ``source`` into a ``(size, size, 3)`` uint8 RGB array ready for the model."""
+    return center_crop_resize(
+        decode_rgb(source, size=size, max_pixels=max_pixels, use_draft=use_draft), size
+    )
+
+
+def decode_rgb(
+    source: Source,
+    *,
+    size: int = INPUT_SIZE,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    use_draft: bool = True,
+) -> Image.Image:
+    """The upright 8-bit RGB photo, decoded at the smallest scale that still serves ``size``.
+
+    This is the one decoder behind tagging and training (``scened-train`` computes
+    its features through it), so a model is trained on exactly the pixels it sees.
+    """
     path = source if isinstance(source, Path | str) else None
     if path is not None and is_raw(path):  # camera RAW: LibRaw's preview, already upright
         with open_raw_preview(path, max_pixels=max_pixels) as preview:
-            return center_crop_resize(to_rgb(preview), size)
+            return to_rgb(preview).copy()
     with open_image(source, max_pixels=max_pixels) as image:
         try:
             if use_draft and image.format == "JPEG":
@@ -86,7 +103,7 @@ def load_for_model(
             image.load()
             upright = ImageOps.exif_transpose(image)
             rgb = to_rgb(upright)
-            return center_crop_resize(rgb, size)
+            return rgb if rgb is not image else rgb.copy()
         except (ImageError, ValueError) as exc:
             if isinstance(exc, ImageError):
                 raise

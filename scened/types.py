@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,10 +41,26 @@ class Policy(Protocol):
     def choose(self, prediction: Prediction) -> list[str]: ...
 
 
-class PolicyFactory(Protocol):
-    """Builds a policy from its options (the table under a library's ``policy``)."""
+@dataclass(frozen=True)
+class PolicyContext:
+    """What a policy factory may know about the model whose predictions it will see.
 
-    def __call__(self, options: Mapping[str, Any]) -> Policy: ...
+    ``labels`` are the loaded model's classes (check class names in options
+    against these, not a fixed list); ``defaults`` is the model's own table for
+    this policy from ``model.json`` (thresholds chosen when it was trained), empty
+    for models that have none.
+    """
+
+    labels: tuple[str, ...]
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    model_id: str = ""
+
+
+#: Builds a policy from its options (the table under a library's ``policy``):
+#: ``factory(options)``, or ``factory(options, context)`` for a factory with a
+#: parameter named ``context``, which is given a :class:`PolicyContext` (as pluggy
+#: gives hook implementations only the arguments they name).
+PolicyFactory = Callable[..., Policy]
 
 
 class Sink(Protocol):

@@ -69,7 +69,7 @@ def test_library_defaults_and_names(tmp_path: Path) -> None:
     family, everything = config.libraries
     assert family.name == "Family" and family.schedule == {"interval": 3600}
     assert everything.schedule == {"cron": "0 3 * * *"}
-    assert family.policy_key == '{"type":"default"}'
+    assert family.policy_key == '{"type":"precision"}'
     assert config.merged["libraries"][0]["sinks"] == [{"type": "xmp"}]
 
 

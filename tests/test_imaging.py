@@ -27,16 +27,6 @@ def test_center_box_matches_smart_resize_geometry() -> None:
     assert center_box(160, 160, 160, 160) == (0, 0, 160, 160)
 
 
-def test_crop_agrees_with_keras_smart_resize(real_photos: list[Path]) -> None:
-    from scened_training.data import load_rgb, to_model_input
-
-    for photo in real_photos:
-        ours = load_for_model(photo).astype(np.float64)
-        keras_crop = to_model_input(load_rgb(photo), 160)
-        assert ours.shape == (160, 160, 3)
-        assert np.abs(ours - keras_crop).mean() < 3.5, photo  # Pillow antialiases, tf does not
-
-
 def test_reduced_scale_jpeg_decode_changes_crop_little(real_photos: list[Path]) -> None:
     big = Image.open(real_photos[0]).convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
     data = _jpeg_bytes(big)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .backbones import BACKBONE_NAMES, DEFAULT_BACKBONE
 from .classes import SPEC_CLASSES
 from .data import DatasetError
 
@@ -47,7 +48,26 @@ def _class_list(data_dir: Path, classes_file: Path | None, from_folders: bool) -
     show_default=True,
     help="Random views per training image, besides the image itself.",
 )
-@click.option("--image-size", default=160, show_default=True)
+@click.option(
+    "--backbone",
+    type=click.Choice(BACKBONE_NAMES),
+    default=DEFAULT_BACKBONE,
+    show_default=True,
+    help="The frozen ImageNet network under the head.",
+)
+@click.option("--image-size", type=int, help="Model input size (default: the backbone's own).")
+@click.option(
+    "--mapping",
+    "mapping_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="An edited ImageNet → scene table (default: the packaged imagenet_scenes.tsv).",
+)
+@click.option(
+    "--no-source-held-out",
+    "skip_source_held_out",
+    is_flag=True,
+    help="Skip the leave-one-source-out estimate (and keep the head's own probabilities).",
+)
 @click.option(
     "--classes",
     "classes_file",
@@ -75,7 +95,10 @@ def main(
     val_split: float,
     seed: int,
     augmented_views: int,
-    image_size: int,
+    backbone: str,
+    image_size: int | None,
+    mapping_file: Path | None,
+    skip_source_held_out: bool,
     classes_file: Path | None,
     classes_from_folders: bool,
     cache_dir: Path | None,
@@ -96,7 +119,10 @@ def main(
         val_fraction=val_split,
         seed=seed,
         augmented_views=augmented_views,
+        backbone=backbone,
         input_size=image_size,
+        mapping_file=mapping_file,
+        source_held_out=not skip_source_held_out,
         cache_dir=cache_dir or default_cache,
         float16=not float32,
     )
@@ -109,5 +135,13 @@ def main(
     if top1 is not None:
         click.echo(
             f"validation top-1 {top1:.3f}, top-2 {top2:.3f} "
-            f"on {metrics['validation_images']} images"
+            f"on {metrics['validation_images']} images (random split)"
+        )
+    held_out = metrics.get("source_held_out")
+    if held_out is not None:
+        policy = held_out["precision_policy"]
+        click.echo(
+            f"source-held-out top-1 {held_out['top1']:.3f} (head alone "
+            f"{held_out['head_top1']:.3f}) on {held_out['photos']} images; written tags: "
+            f"precision {policy['tag_precision']:.3f}, {policy['untagged_share']:.1%} untagged"
         )

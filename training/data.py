@@ -1,23 +1,29 @@
-"""The training folder tree (``<Class>/<image>``), its split, decoding and augmentation.
+"""The training folder tree (``<Class>/<image>``), its sources, split, decoding, augmentation.
 
-Images are brought to the input size exactly as the SPEC says, with
-``keras.preprocessing.image.smart_resize`` (aspect-preserving centre crop,
-bilinear), after EXIF orientation.  Augmentation works on the decoded photo
-before that crop: random resized crop, horizontal flip, colour jitter and random
-greyscale (many photos of some classes are greyscale, so colour must not be a
-shortcut to the class).
+Images are decoded and cropped by scened's own decoder (``scened.imaging``:
+reduced-scale JPEG decoding, EXIF orientation, centre crop, antialiased
+resize), so the head is trained on exactly the pixels tagging gives it.
+Augmentation works on the decoded photo before that crop: random resized crop,
+horizontal flip, colour jitter and random greyscale (many photos of some classes
+are greyscale, so colour must not be a shortcut to the class).
+
+Each photo's *source* (the dataset it came from) is read from ``MANIFEST.tsv``
+beside or above the tree, else from the ``<source>__`` prefix of its name; the
+source-held-out estimate (:mod:`.selection`) holds out one source at a time.
 """
 
 from __future__ import annotations
 
+import csv
 import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from keras.preprocessing.image import smart_resize
 from PIL import Image, ImageEnhance, ImageOps
+
+from scened.imaging import center_crop_resize, decode_rgb
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
@@ -26,6 +32,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".ti
 class Sample:
     path: Path
     label: int
+    source: str = "unknown"
 
 
 class DatasetError(ValueError):
@@ -37,6 +44,7 @@ def discover(data_dir: Path, classes: tuple[str, ...]) -> list[Sample]:
     if not data_dir.is_dir():
         raise DatasetError(f"{data_dir}: not a folder")
     index = {name: i for i, name in enumerate(classes)}
+    sources = read_manifest(data_dir)
     samples = []
     for folder in sorted(
         p for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
@@ -45,10 +53,29 @@ def discover(data_dir: Path, classes: tuple[str, ...]) -> list[Sample]:
             raise DatasetError(f"{folder}: folder {folder.name!r} is not one of the classes")
         for path in sorted(folder.iterdir()):
             if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
-                samples.append(Sample(path, index[folder.name]))
+                source = sources.get((folder.name, path.name)) or _source_from_name(path.name)
+                samples.append(Sample(path, index[folder.name], source))
     if not samples:
         raise DatasetError(f"{data_dir}: no images found in <Class>/ folders")
     return samples
+
+
+def read_manifest(data_dir: Path) -> dict[tuple[str, str], str]:
+    """``(class, file) → source`` from ``MANIFEST.tsv`` in the tree or its parent folder."""
+    for candidate in (data_dir / "MANIFEST.tsv", data_dir.parent / "MANIFEST.tsv"):
+        if candidate.is_file():
+            with candidate.open(encoding="utf-8", newline="") as handle:
+                rows = csv.DictReader(handle, delimiter="\t")
+                if not {"class", "file", "source"} <= set(rows.fieldnames or ()):
+                    raise DatasetError(f"{candidate}: needs the columns class, file and source")
+                return {(row["class"], row["file"]): row["source"] for row in rows}
+    return {}
+
+
+def _source_from_name(name: str) -> str:
+    """``<source>__<name>.jpg`` → ``<source>``; a photo without the prefix is its own source."""
+    prefix, separator, _ = name.partition("__")
+    return prefix if separator else "unknown"
 
 
 def stratified_split(
@@ -77,20 +104,9 @@ def class_counts(samples: list[Sample], num_classes: int) -> list[int]:
     return [counts.get(i, 0) for i in range(num_classes)]
 
 
-def load_rgb(path: Path) -> Image.Image:
-    """Decode upright RGB; transparency is flattened onto white."""
-    with Image.open(path) as opened:
-        image = ImageOps.exif_transpose(opened)
-        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-            rgba = image.convert("RGBA")
-            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            return Image.alpha_composite(white, rgba).convert("RGB")
-        return image.convert("RGB")
-
-
-def to_model_input(image: Image.Image, size: int) -> np.ndarray:
-    """Centre crop + resize with keras ``smart_resize``: float32 0-255, (size, size, 3)."""
-    return np.asarray(smart_resize(np.asarray(image, dtype=np.float32), (size, size)))
+def load_rgb(path: Path, size: int) -> Image.Image:
+    """The upright RGB photo as tagging decodes it for a ``size`` model input."""
+    return decode_rgb(path, size=size)
 
 
 def augment(image: Image.Image, rng: random.Random) -> Image.Image:
@@ -114,8 +130,11 @@ def augment(image: Image.Image, rng: random.Random) -> Image.Image:
 
 
 def model_input(sample: Sample, size: int, variant: int, seed: int) -> np.ndarray:
-    """Variant 0 is the photo itself; variant k > 0 a reproducible random view."""
-    image = load_rgb(sample.path)
+    """Variant 0 is the photo exactly as tagging sees it; variant k > 0 a random view.
+
+    Returned as float32 0-255 ``(size, size, 3)``: the model normalises itself.
+    """
+    image = load_rgb(sample.path, size)
     if variant > 0:
         image = augment(image, random.Random(f"{seed}:{variant}:{sample.path.name}"))
-    return to_model_input(image, size)
+    return center_crop_resize(image, size).astype(np.float32)

@@ -51,3 +51,22 @@ def evaluate(
         "per_class": per_class,
         "confusion_matrix": matrix.tolist(),
     }
+
+
+def spec_policy_outcome(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """What the SPEC formula (p1 > 0.9: top class; p1 + p2 > 0.5: top two; else Unknown) writes."""
+    order = np.argsort(-probabilities, axis=1)[:, :2]
+    rows = np.arange(len(labels))
+    p1, p2 = probabilities[rows, order[:, 0]], probabilities[rows, order[:, 1]]
+    one = p1 > 0.9
+    two = ~one & (p1 + p2 > 0.5)
+    unknown = ~one & ~two
+    right1, right2 = order[:, 0] == labels, order[:, 1] == labels
+    tags = one.sum() + 2 * two.sum() + unknown.sum()
+    correct = (right1 & (one | two)).sum() + (right2 & two).sum()
+    photos = max(1, len(labels))
+    return {
+        "tag_precision": float(correct / tags) if tags else 1.0,
+        "tag_hit_rate": float(((right1 & (one | two)) | (right2 & two)).sum() / photos),
+        "unknown_share": float(unknown.sum() / photos),
+    }

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import keras
 
+from .backbones import Backbone
 from .model import save_head_weights
 
-MODEL_FILES = ("model.tflite", "labels.txt", "head.npz")
+MAPPING_FILE = "imagenet_scenes.tsv"
+MODEL_FILES = ("model.tflite", "labels.txt", "head.npz", MAPPING_FILE)
 
 
 def tflite_bytes(model: keras.Model, float16: bool = True) -> bytes:
@@ -43,6 +46,8 @@ def export_model(
     out_dir: Path,
     classes: tuple[str, ...],
     *,
+    backbone: Backbone,
+    mapping_file: Path,
     float16: bool = True,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -52,12 +57,16 @@ def export_model(
     (out_dir / "model.tflite").write_bytes(tflite_bytes(model, float16))
     (out_dir / "labels.txt").write_text("".join(f"{c}\n" for c in classes), encoding="utf-8")
     save_head_weights(head, out_dir / "head.npz")
+    shutil.copyfile(mapping_file, out_dir / MAPPING_FILE)
     files = {name: sha256_of(out_dir / name) for name in (*MODEL_FILES, "model.keras")}
+    size = int(model.input_shape[1])
     meta = {
-        "id": f"scenes-mnv2-{model.input_shape[1]}-{files['model.tflite'][:12]}",
-        "architecture": "MobileNetV2 (ImageNet, torchvision weights, frozen) + "
-        "Dense256-Dropout0.5-Dense256-Dropout0.5-Dense softmax",
-        "input": {"size": int(model.input_shape[1]), "values": "RGB 0-255 float32"},
+        "id": f"scenes-{backbone.id_tag}-{size}-{files['model.tflite'][:12]}",
+        "backbone": backbone.name,
+        "architecture": f"{backbone.description} + "
+        "Dense256-Dropout0.5-Dense256-Dropout0.5-Dense softmax; outputs the head's "
+        "probabilities and the ImageNet logits, fused as model.json 'fusion' says",
+        "input": {"size": size, "values": "RGB 0-255 float32"},
         "weights_precision": "float16" if float16 else "float32",
         "classes": list(classes),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),

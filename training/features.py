@@ -39,7 +39,7 @@ def _cache_key(
     digest = hashlib.sha256(f"{size}:{variant}:{seed}:{fingerprint}".encode())
     for sample in samples:
         stat = sample.path.stat()
-        digest.update(f"{sample.path}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+        digest.update(f"{sample.path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:24]
 
 

@@ -1,4 +1,9 @@
-"""The scene model: normalisation, the frozen MobileNetV2 base, and the SPEC's head.
+"""The scene model: normalisation, a frozen ImageNet backbone, and the SPEC's head.
+
+The exported model has two outputs: the head's class probabilities and the
+backbone's own ImageNet logits; ``scened.model.fusion`` combines them at tagging
+time (and at training time, to choose how) with the mapping table and settings
+stored beside the model.
 
 The deployed model keeps every weight at float16 precision (stored as float32 in
 Keras, as float16 in the TFLite file).  That halves the shipped file and, because
@@ -15,7 +20,8 @@ import keras
 import numpy as np
 from keras import layers
 
-from .backbone import FEATURES, IMAGENET_MEAN, IMAGENET_STD, imagenet_backbone
+from .backbone import FEATURES
+from .backbones import Backbone, get_backbone
 
 HIDDEN_UNITS = 256
 DROPOUT = 0.5
@@ -35,21 +41,32 @@ def round_weights_to_float16(model: keras.Model) -> None:
             layer.set_weights([to_float16_precision(w) for w in layer.get_weights()])
 
 
-def imagenet_scaling() -> layers.Layer:
-    """``(rgb - 255*mean) / (255*std)`` as ``rgb * scale + offset``, constants at fp16."""
-    scale = to_float16_precision(1.0 / IMAGENET_STD)
-    offset = to_float16_precision(-IMAGENET_MEAN / IMAGENET_STD)
-    return layers.Rescaling(scale=scale.tolist(), offset=offset.tolist(), name="imagenet_scaling")
+def input_scaling(backbone: Backbone) -> layers.Layer:
+    """The backbone's normalisation as ``rgb * scale + offset``, constants at fp16."""
+    scale = to_float16_precision(np.array(backbone.scale))
+    offset = to_float16_precision(np.array(backbone.offset))
+    return layers.Rescaling(scale=scale.tolist(), offset=offset.tolist(), name="input_scaling")
 
 
-def build_feature_extractor(input_size: int = 160, checkpoint: Path | None = None) -> keras.Model:
+def build_feature_extractor(
+    input_size: int = 160, checkpoint: Path | None = None, backbone: str = "mobilenet_v2"
+) -> keras.Model:
     """Raw 0-255 RGB → the 1280 pooled features of the frozen, fp16-rounded base."""
-    backbone = imagenet_backbone(input_size, checkpoint, fold_batchnorm=True)
-    round_weights_to_float16(backbone)
-    backbone.trainable = False
+    spec = get_backbone(backbone)
+    network = spec.build(input_size, checkpoint)
+    round_weights_to_float16(network)
+    network.trainable = False
     inputs = keras.Input((input_size, input_size, 3), name="rgb")
-    outputs = backbone(imagenet_scaling()(inputs))
+    outputs = network(input_scaling(spec)(inputs))
     return keras.Model(inputs, outputs, name="feature_extractor")
+
+
+def imagenet_classifier(
+    backbone: str = "mobilenet_v2", checkpoint: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The backbone's ImageNet classifier ``(1280, 1000)`` and bias, at fp16 precision."""
+    weight, bias = get_backbone(backbone).classifier(checkpoint)
+    return to_float16_precision(weight), to_float16_precision(bias)
 
 
 def build_head(num_classes: int) -> keras.Model:
@@ -71,10 +88,16 @@ def compile_head(head: keras.Model, learning_rate: float = 1e-3) -> None:
     )
 
 
-def assemble(extractor: keras.Model, head: keras.Model) -> keras.Model:
-    """The whole scene model: raw RGB in, class probabilities out."""
+def assemble(
+    extractor: keras.Model, head: keras.Model, classifier: tuple[np.ndarray, np.ndarray]
+) -> keras.Model:
+    """The whole scene model: raw RGB in; head probabilities and ImageNet logits out."""
     inputs = keras.Input(extractor.input_shape[1:], name="rgb")
-    return keras.Model(inputs, head(extractor(inputs)), name="scene_model")
+    features = extractor(inputs)
+    imagenet = layers.Dense(1000, name="imagenet_logits")
+    logits = imagenet(features)
+    imagenet.set_weights(list(classifier))
+    return keras.Model(inputs, [head(features), logits], name="scene_model")
 
 
 def save_head_weights(head: keras.Model, path: Path) -> None:
@@ -91,7 +114,9 @@ def load_head(path: Path) -> keras.Model:
     return head
 
 
-def rebuild_model(head_path: Path, input_size: int = 160) -> keras.Model:
+def rebuild_model(
+    head_path: Path, input_size: int = 160, backbone: str = "mobilenet_v2"
+) -> keras.Model:
     """The whole Keras model from the ImageNet checkpoint and a saved head.
 
     A shipped model folder has no ``model.keras`` (it would double the download);
@@ -100,4 +125,5 @@ def rebuild_model(head_path: Path, input_size: int = 160) -> keras.Model:
     """
     head = load_head(head_path)
     round_weights_to_float16(head)  # already float16 values; kept explicit
-    return assemble(build_feature_extractor(input_size), head)
+    extractor = build_feature_extractor(input_size, backbone=backbone)
+    return assemble(extractor, head, imagenet_classifier(backbone))

@@ -63,7 +63,7 @@ class ApiState:
         if name is None or name == self.settings.policy:
             return self.default_policy
         try:
-            return build_policy(self.pm, name, {})
+            return build_policy(self.pm, name, {}, classifier=self.classifier)
         except ScenedError as exc:
             raise ApiError(400, ErrorCode.UNKNOWN_POLICY, exc.message) from None
 
@@ -82,7 +82,7 @@ def create_app(
         settings=settings,
         pm=pm,
         token=settings.resolved_token(),
-        default_policy=build_policy(pm, settings.policy, {}),
+        default_policy=build_policy(pm, settings.policy, {}, classifier=classifier),
         classifier=classifier,
     )
     app = FastAPI(title="scened", version=__version__, description=DESCRIPTION, lifespan=_lifespan)

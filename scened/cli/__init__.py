@@ -11,6 +11,7 @@ from scened import __version__
 from scened.cli.classify import classify
 from scened.cli.config_cmd import config_group
 from scened.cli.errors import ScenedGroup
+from scened.cli.eval_cmd import eval_command
 from scened.cli.plugins_cmd import plugins
 from scened.cli.run import run
 from scened.cli.serve import serve
@@ -38,3 +39,4 @@ main.add_command(run)
 main.add_command(status)
 main.add_command(config_group)
 main.add_command(serve)
+main.add_command(eval_command)

@@ -1,4 +1,4 @@
-"""``scened classify IMG...``: top-3 classes and the default policy's tags, per image."""
+"""``scened classify IMG...``: top-3 classes and the tags ``scened run`` would write, per image."""
 
 from __future__ import annotations
 
@@ -7,41 +7,31 @@ from pathlib import Path
 
 import click
 
+from scened.cli.model_options import load_model, model_options
 from scened.errors import ScenedError
 from scened.imaging import load_for_model
-from scened.model import load_classifier, predict_images
+from scened.model import predict_images
 from scened.plugins import get_plugin_manager
-from scened.policies import build_policy
+from scened.policies import WRITE_POLICY, build_policy
 from scened.types import Prediction
 
 
 @click.command()
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
-@click.option(
-    "--model",
-    "model_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    help="A model folder (default: the bundled model).",
-)
-@click.option(
-    "--runtime",
-    type=click.Choice(["litert", "keras"]),
-    default="litert",
-    show_default=True,
-    help="litert runs the TFLite export; keras needs TensorFlow.",
-)
+@model_options
 @click.option(
     "--policy",
     "policy_name",
-    default="default",
+    default=WRITE_POLICY,
     show_default=True,
-    help="Tag policy used to choose the tags.",
+    help="Tag policy used to choose the tags (default: the one scened run writes with).",
 )
 def classify(
     images: tuple[Path, ...],
     as_json: bool,
     model_dir: Path | None,
+    model_name: str | None,
     runtime: str,
     policy_name: str,
 ) -> None:
@@ -50,8 +40,9 @@ def classify(
     An image that cannot be read is reported and the others still go through;
     the exit status is 1 when any failed.
     """
-    classifier = load_classifier(model_dir, runtime=runtime)  # type: ignore[arg-type]
-    policy = build_policy(get_plugin_manager(), policy_name, {})
+    pm = get_plugin_manager()
+    classifier = load_model(model_dir, model_name, runtime, pm)
+    policy = build_policy(pm, policy_name, {}, classifier=classifier)
     failures = 0
     for path in images:
         try:
@@ -76,7 +67,7 @@ def _report(path: Path, prediction: Prediction, tags: list[str], as_json: bool) 
     click.echo(f"{path}")
     for name, probability in top:
         click.echo(f"  {name:<14} {probability:6.1%}")
-    click.echo(f"  tags: {', '.join(tags)}")
+    click.echo(f"  tags: {', '.join(tags) or '(none: no confident tag)'}")
 
 
 def _report_failure(path: Path, error: ScenedError, as_json: bool) -> None:

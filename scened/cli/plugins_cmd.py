@@ -1,4 +1,4 @@
-"""``scened plugins``: what plugins are loaded, and the sinks and policies they offer."""
+"""``scened plugins``: what plugins are loaded, and the sinks, policies and models they offer."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 
 import click
 
+from scened.model.registry import DEFAULT_CLASSIFIER, registered_classifiers
 from scened.plugins import get_plugin_manager, plugin_descriptions
 from scened.policies import registered_policies
 from scened.sinks import registered_sinks
@@ -22,8 +23,9 @@ def plugins(as_json: bool) -> None:
     described = plugin_descriptions(pm)
     sinks = sorted(registered_sinks(pm))
     policies = sorted(registered_policies(pm))
+    models = sorted(registered_classifiers(pm))
     if as_json:
-        payload = {"plugins": described, "sinks": sinks, "policies": policies}
+        payload = {"plugins": described, "sinks": sinks, "policies": policies, "models": models}
         click.echo(json.dumps(payload, indent=2))
         return
     rows = [("NAME", "DISTRIBUTION", "VERSION", "HOOKS")]
@@ -45,3 +47,4 @@ def plugins(as_json: bool) -> None:
         )
     click.echo(f"\nsinks: {', '.join(sinks) or 'none'}")
     click.echo(f"policies: {', '.join(policies) or 'none'}")
+    click.echo(f"models: {', '.join(models) or 'none'} (default {DEFAULT_CLASSIFIER})")

@@ -52,8 +52,8 @@ def run(
     if not libraries:
         raise ConfigError("nothing to scan: give folders or configure [[libraries]]",
                           config.source, key="libraries")  # fmt: skip
-    classifier = classifier_from_config(config)
     pm = get_plugin_manager()
+    classifier = classifier_from_config(config, pm)
     settings = settings_for(config, dry_run=dry_run, retry_failed=retry_failed)
     stop, interrupted = _stop_on_signals()
     summaries = []

@@ -58,6 +58,7 @@ def _library_report(library: LibraryConfig, state: StateDB, *, scan: bool) -> di
         "path": str(library.path),
         "known": stats.known,
         "tagged": stats.tagged,
+        "without_tag": stats.untagged,
         "pending": _pending(library, state) if scan else None,
         "failed": stats.failed,
         "last_run": stats.last_run,
@@ -91,7 +92,8 @@ def _text(report: dict[str, object]) -> str:
         last = f"{last} (interrupted)"
     return (
         f"{report['library']} ({report['path']})\n"
-        f"  known {report['known']}, tagged {report['tagged']}, pending {pending}, "
+        f"  known {report['known']}, tagged {report['tagged']} "
+        f"({report['without_tag']} without a confident tag), pending {pending}, "
         f"failed {report['failed']}\n"
         f"  last run {last}, model {report['model'] or 'none yet'}"
     )

@@ -64,6 +64,8 @@ class RunSummary:
     failed: int = 0
     failed_before: int = 0
     pruned: int = 0
+    #: Photos classified without a confident tag: they get no keyword (not ``Unknown``).
+    untagged: int = 0
     interrupted: bool = False
     dry_run: bool = False
     failures: list[tuple[Path, str]] = field(default_factory=list)
@@ -86,6 +88,8 @@ class RunSummary:
             f"{self.tagged} {verb} ({self.classified} classified, {self.reused} moved or "
             f"copied), {self.failed} failed, {self.pruned} pruned"
         )
+        if self.untagged:
+            text += f", {self.untagged} without a confident tag (no keyword written)"
         if self.skipped:
             text += f", {len(self.skipped)} skipped"
         if self.failed_before:

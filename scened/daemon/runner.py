@@ -91,7 +91,8 @@ class LibraryRun:
         """Scan, tag and record; a library-wide problem ends up in ``summary.error``."""
         try:
             self._policy = build_policy(self.pm, self.library.policy_name,
-                                        self.library.policy_options)  # fmt: skip
+                                        self.library.policy_options,
+                                        classifier=self.classifier)  # fmt: skip
             self._sinks = build_sinks(self.pm, self.library.sinks)
             self._scan_and_tag()
         except ScenedError as exc:
@@ -298,6 +299,7 @@ class LibraryRun:
         else:
             summary.tagged += 1
             summary.classified += action == Action.CLASSIFY
+            summary.untagged += not job.tags
             summary.reused += action == Action.REUSE
         outcome = {Action.CLASSIFY: "tagged", Action.REUSE: "tagged"}.get(action, action)
         self.progress.photo(outcome, job.path, job.error)

@@ -22,12 +22,14 @@ from scened.imaging import register_optional_decoders
 from scened.model.runtime import Classifier, load_classifier
 
 
-def classifier_from_config(config: Config) -> Classifier:
-    """The model the ``[model]`` table names (the bundled one by default)."""
+def classifier_from_config(config: Config, pm: pluggy.PluginManager | None = None) -> Classifier:
+    """The model the ``[model]`` table names (``path``, else ``name``, else the bundled one)."""
     return load_classifier(
         config.model.path,
         runtime=config.model.runtime,  # type: ignore[arg-type]
         num_threads=config.model.threads or None,
+        name=config.model.name,
+        pm=pm,
     )
 
 

@@ -99,6 +99,8 @@ class LibraryStats:
     last_run: str | None
     last_run_interrupted: bool
     model_id: str | None
+    #: Tagged photos that got no keyword (no confident tag).
+    untagged: int = 0
 
 
 class StateDB:
@@ -275,9 +277,10 @@ class StateDB:
 
     def library_stats(self, library: str) -> LibraryStats:
         conn = self._connection()
-        known, tagged, failed = conn.execute(
+        known, tagged, failed, untagged = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(outcome = 'tagged'), 0), "
-            "COALESCE(SUM(outcome = 'failed'), 0) FROM photos WHERE library = ?",
+            "COALESCE(SUM(outcome = 'failed'), 0), "
+            "COALESCE(SUM(outcome = 'tagged' AND tags = '[]'), 0) FROM photos WHERE library = ?",
             (library,),
         ).fetchone()
         run = conn.execute(
@@ -288,6 +291,7 @@ class StateDB:
         return LibraryStats(
             known, tagged, failed,
             run[0] if run else None, bool(run[1]) if run else False, run[2] if run else None,
+            untagged,
         )  # fmt: skip
 
 

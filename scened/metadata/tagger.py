@@ -81,6 +81,8 @@ class KeywordWriter:
         planner = _tag_planner(tags, xmp_only, model_id)
         if sidecar.exists():
             return self._apply(sidecar, planner, dry_run=dry_run)
+        if not tags:  # no confident tag: no sidecar just to say so
+            return False
         if dry_run:
             log.info("dry run: would create %s with %s", sidecar, list(tags))
             return True
@@ -154,7 +156,11 @@ class _Editor:
 
 
 def _tag_planner(tags: Sequence[str], options: KeywordOptions, model_id: str) -> Planner:
+    """Plans a re-tag; with no tags, a file scened never wrote into is left untouched."""
+
     def planner(current: Mapping[str, Any]) -> dict[str, FieldValue]:
+        if not tags and not has_scened_record(current):
+            return {}
         return plan_tag(current, tags, options, model_id)
 
     return planner

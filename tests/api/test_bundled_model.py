@@ -18,7 +18,9 @@ from scened.api.settings import ApiSettings
 def test_real_photos_get_the_tags_classify_prints(real_photos: list[Path]) -> None:
     photos = real_photos[:4]
     classify = subprocess.run(
-        [sys.executable, "-m", "scened", "classify", "--json", *map(str, photos)],
+        # the API answers with the SPEC formula by default (its clients depend on it)
+        [sys.executable, "-m", "scened", "classify", "--json", "--policy", "default",
+         *map(str, photos)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     expected = [json.loads(line) for line in classify.stdout.splitlines()]

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from scened.model.registry import registered_classifiers
+from scened.plugins import get_plugin_manager
+
 PLUGIN = """
 from scened import hookimpl
 
@@ -44,7 +47,11 @@ def test_table_lists_builtin_plugins_sinks_and_policies() -> None:
     assert ["sink_xmp", "scened", "0.1.0", "register_sinks"] in rows
     assert ["policies", "scened", "0.1.0", "register_policies"] in rows
     assert "sinks: json, sidecar, webhook, xmp" in result.stdout
-    assert "policies: default, threshold" in result.stdout
+    assert "policies: default, precision, threshold" in result.stdout
+    assert ["classifiers", "scened", "0.1.0", "register_classifiers"] in rows
+    assert f"models: {', '.join(sorted(registered_classifiers(get_plugin_manager())))}" in (
+        result.stdout
+    )
 
 
 def test_json_includes_a_third_party_plugin_and_warns_about_a_broken_one(tmp_path: Path) -> None:

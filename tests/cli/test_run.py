@@ -37,7 +37,7 @@ def colour_classifier(no_user_config: None, monkeypatch: pytest.MonkeyPatch) -> 
     """The colour classifier instead of the bundled model, in an isolated configuration."""
     run_module = sys.modules["scened.cli.run"]  # `scened.cli.run` is also the command
     monkeypatch.setattr(
-        run_module, "classifier_from_config", lambda config: helpers.ColourClassifier()
+        run_module, "classifier_from_config", lambda config, pm=None: helpers.ColourClassifier()
     )
 
 
@@ -121,7 +121,7 @@ def test_status_reports_known_tagged_pending_failed_and_model(library: Path) -> 
     assert report["pending"] == 1
     assert report["model"] == "colour-1" and report["last_run"]
     text = CliRunner().invoke(main, ["status", str(library)]).output
-    assert "known 3, tagged 2, pending 1, failed 1" in text
+    assert "known 3, tagged 2 (0 without a confident tag), pending 1, failed 1" in text
 
 
 def test_status_without_config_or_paths_lists_libraries_run_ad_hoc(library: Path) -> None:

@@ -144,7 +144,19 @@ def run_scened(
     preexec_fn: Callable[[], None] | None = None,
     extra_env: dict[str, str] | None = None,
 ) -> Result:
-    """``scened run --once library``; peak RSS (VmHWM) of the scened process polled."""
+    """``scened run --once library``; peak RSS (VmHWM) of the scened process polled.
+
+    The library is configured to write every photo's top class, however unsure
+    the model is: these tests are about what happens to the files, so every good
+    photo must get a keyword (the default policy leaves doubtful photos untagged).
+    """
+    config = state / "xdg-config" / "scened" / "config.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        f"[[libraries]]\npath = {json.dumps(str(library))}\nname = {json.dumps(str(library))}\n"
+        'policy = {type = "threshold", min_probability = 0.0, top_k = 1}\n',
+        encoding="utf-8",
+    )
     process = subprocess.Popen(
         [*(prefix or []), SCENED, "run", "--once", str(library)],
         env=scened_env(state, **(extra_env or {})), stdout=subprocess.PIPE,

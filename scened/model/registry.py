@@ -1,0 +1,70 @@
+"""Classifiers as plugins: the ``register_classifiers`` hook's records and their lookup.
+
+A classifier is registered under a name with its input size, its labels (in
+output order) and a factory that loads it.  ``[model] name`` (or ``--model-name``)
+chooses one; the bundled scene models register through the same hook as a
+third-party model would (``scened_plugins.classifiers``).  Policies, the API and
+option checks use the loaded model's own labels, never a fixed list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pluggy
+
+from scened.errors import ModelError, PluginError, ScenedError
+from scened.model.runtime import DEFAULT_CLASSIFIER, Classifier, Runtime
+from scened.plugins import collect_registrations
+
+__all__ = ["DEFAULT_CLASSIFIER", "ClassifierOptions", "ClassifierSpec", "build_classifier"]
+
+
+@dataclass(frozen=True)
+class ClassifierOptions:
+    """How to load a model: the runtime and the number of inference threads (None: all cores)."""
+
+    runtime: Runtime = "litert"
+    num_threads: int | None = None
+
+
+@dataclass(frozen=True)
+class ClassifierSpec:
+    """What a plugin registers: enough to check a configuration without loading the model."""
+
+    input_size: int
+    labels: tuple[str, ...]
+    factory: Callable[[ClassifierOptions], Classifier]
+    description: str = ""
+
+
+def registered_classifiers(pm: pluggy.PluginManager) -> dict[str, ClassifierSpec]:
+    """Every classifier the loaded plugins register, by name."""
+    specs = collect_registrations(pm.hook.register_classifiers, "classifier")
+    for name, spec in specs.items():
+        if not isinstance(spec, ClassifierSpec):
+            raise PluginError(f"classifier {name!r} must be registered as a ClassifierSpec")
+    return specs
+
+
+def build_classifier(
+    pm: pluggy.PluginManager, name: str, options: ClassifierOptions | None = None
+) -> Classifier:
+    """Load the classifier registered as ``name``; one clear error when it is unknown."""
+    specs = registered_classifiers(pm)
+    if name not in specs:
+        known = ", ".join(sorted(specs)) or "none"
+        raise ModelError(f"unknown model name {name!r} (registered: {known})")
+    spec = specs[name]
+    try:
+        classifier = spec.factory(options or ClassifierOptions())
+    except ScenedError:
+        raise
+    except Exception as exc:  # a third-party factory's bug is one line, not a traceback
+        raise PluginError(
+            f"model {name!r} could not be loaded: {type(exc).__name__}: {exc}"
+        ) from exc
+    if tuple(classifier.classes) != spec.labels:
+        raise ModelError(f"model {name!r} loaded with other labels than it registered")
+    return classifier
