@@ -17,6 +17,7 @@ import numpy as np
 from keras import layers
 
 from .checkpoint import load_state_dict
+from .torch_weights import copy_weights
 
 #: The normalisation the torchvision weights were trained with, on 0-255 RGB.
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406]) * 255.0
@@ -124,60 +125,13 @@ def _bn_name(conv_prefix: str) -> str:
     return f"{head}.{int(last) + 1}"
 
 
-def _folded(
-    state: dict[str, np.ndarray], conv: str, kernel: np.ndarray, depthwise: bool
-) -> list[np.ndarray]:
-    """Kernel (Keras layout, output channels last) and bias with the BatchNorm folded in."""
-    bn = _bn_name(conv)
-    gamma, beta = state[f"{bn}.weight"], state[f"{bn}.bias"]
-    mean, var = state[f"{bn}.running_mean"], state[f"{bn}.running_var"]
-    scale = (gamma / np.sqrt(var.astype(np.float64) + BN_EPSILON)).astype(np.float64)
-    per_channel = scale[:, None] if depthwise else scale  # depthwise: channels on axis 2
-    folded_kernel = (kernel.astype(np.float64) * per_channel).astype(np.float32)
-    bias = (beta - mean * scale).astype(np.float32)
-    return [folded_kernel, bias]
-
-
-def _conv_kernel(layer: layers.Layer, weight: np.ndarray) -> np.ndarray:
-    if isinstance(layer, layers.DepthwiseConv2D):
-        return weight.transpose(2, 3, 0, 1)  # (C,1,kh,kw) → (kh,kw,C,1)
-    return weight.transpose(2, 3, 1, 0)  # (O,I,kh,kw) → (kh,kw,I,O)
-
-
 def load_imagenet_weights(model: keras.Model, checkpoint: Path | None = None) -> None:
     """Copy the torchvision checkpoint's tensors into ``model``, layer by layer."""
-    state = load_state_dict(checkpoint or default_checkpoint())
-    used: set[str] = set()
-    for layer in model.layers:
-        prefix = layer.name.replace("_", ".")
-        if isinstance(layer, layers.BatchNormalization):
-            keys = [f"{prefix}.{k}" for k in ("weight", "bias", "running_mean", "running_var")]
-            layer.set_weights([state[k] for k in keys])
-        elif isinstance(layer, layers.Conv2D | layers.DepthwiseConv2D):
-            kernel = _conv_kernel(layer, state[f"{prefix}.weight"])
-            keys = [f"{prefix}.weight"]
-            if layer.use_bias:  # BatchNorm folded into this conv
-                bn = _bn_name(prefix)
-                keys += [f"{bn}.{k}" for k in ("weight", "bias", "running_mean", "running_var")]
-                depthwise = isinstance(layer, layers.DepthwiseConv2D)
-                layer.set_weights(_folded(state, prefix, kernel, depthwise))
-            else:
-                layer.set_weights([kernel])
-        elif isinstance(layer, layers.Dense):
-            keys = [f"{prefix}.weight", f"{prefix}.bias"]
-            layer.set_weights([state[keys[0]].T, state[keys[1]]])
-        else:
-            continue
-        used.update(keys)
-    missing = {
-        k
-        for k in state
-        if not k.endswith("num_batches_tracked")
-        and k not in used
-        and not k.startswith("classifier")
-    }
-    if missing:
-        raise ValueError(f"checkpoint tensors not loaded into the model: {sorted(missing)[:5]}")
+    copy_weights(
+        model, load_state_dict(checkpoint or default_checkpoint()),
+        key_of=lambda name: name.replace("_", "."), bn_after=_bn_name,
+        epsilon=BN_EPSILON, not_in_model="classifier",
+    )  # fmt: skip
 
 
 def normalisation_layer() -> layers.Layer:

@@ -41,6 +41,7 @@ import numpy as np
 from keras import layers
 
 from .checkpoint import load_state_dict
+from .torch_weights import copy_weights
 
 #: The normalisation the Lite weights were trained with, on 0-255 RGB: (rgb - mean) / std.
 LITE_MEAN = 127.0
@@ -207,54 +208,12 @@ def build_efficientnet_lite(
     return keras.Model(inputs, pooled, name=f"efficientnet_{variant}")
 
 
-def _keras_kernel(layer: layers.Layer, weight: np.ndarray) -> np.ndarray:
-    if isinstance(layer, layers.DepthwiseConv2D):
-        return weight.transpose(2, 3, 0, 1)  # (C,1,kh,kw) → (kh,kw,C,1)
-    return weight.transpose(2, 3, 1, 0)  # (O,I,kh,kw) → (kh,kw,I,O)
-
-
-def _folded(
-    state: dict[str, np.ndarray], bn: str, kernel: np.ndarray, depthwise: bool
-) -> list[np.ndarray]:
-    """Kernel (Keras layout, output channels last) and bias with BatchNorm ``bn`` folded in."""
-    gamma, beta = state[f"{bn}.weight"], state[f"{bn}.bias"]
-    mean, var = state[f"{bn}.running_mean"], state[f"{bn}.running_var"]
-    scale = gamma / np.sqrt(var.astype(np.float64) + BN_EPSILON)
-    per_channel = scale[:, None] if depthwise else scale  # depthwise: channels on axis 2
-    folded_kernel = (kernel.astype(np.float64) * per_channel).astype(np.float32)
-    bias = (beta - mean * scale).astype(np.float32)
-    return [folded_kernel, bias]
-
-
 def load_imagenet_weights(model: keras.Model, variant: str, checkpoint: Path | None = None) -> None:
     """Copy the checkpoint's tensors into ``model``, layer by layer; all must be used."""
-    state = load_state_dict(checkpoint or default_checkpoint(variant))
-    used: set[str] = set()
-    for layer in model.layers:
-        prefix = _key(layer.name)
-        if isinstance(layer, layers.BatchNormalization):
-            keys = [f"{prefix}.{k}" for k in ("weight", "bias", "running_mean", "running_var")]
-            layer.set_weights([state[k] for k in keys])
-        elif isinstance(layer, layers.Conv2D | layers.DepthwiseConv2D):
-            kernel = _keras_kernel(layer, state[f"{prefix}.weight"])
-            keys = [f"{prefix}.weight"]
-            if layer.use_bias:  # BatchNorm folded into this conv
-                bn = _bn_key(prefix)
-                keys += [f"{bn}.{k}" for k in ("weight", "bias", "running_mean", "running_var")]
-                depthwise = isinstance(layer, layers.DepthwiseConv2D)
-                layer.set_weights(_folded(state, bn, kernel, depthwise))
-            else:
-                layer.set_weights([kernel])
-        else:
-            continue
-        used.update(keys)
-    missing = {
-        k
-        for k in state
-        if not k.endswith("num_batches_tracked") and k not in used and not k.startswith("_fc.")
-    }
-    if missing:
-        raise ValueError(f"checkpoint tensors not loaded into the model: {sorted(missing)[:5]}")
+    copy_weights(
+        model, load_state_dict(checkpoint or default_checkpoint(variant)),
+        key_of=_key, bn_after=_bn_key, epsilon=BN_EPSILON, not_in_model="_fc.",
+    )  # fmt: skip
 
 
 def efficientnet_lite_backbone(

@@ -44,28 +44,44 @@ class Fold:
 
 
 def source_folds(samples: Sequence[Sample]) -> list[Fold]:
-    """One fold per source over the photos of classes that have two or more sources."""
+    """One fold per source over the photos of classes that have two or more sources.
+
+    Small sources are pooled into folds of about ``MIN_FOLD_PHOTOS`` photos, never
+    so that a fold holds out every source of a class (its head must still see the
+    class).
+    """
     sources_of_class: dict[int, set[str]] = defaultdict(set)
     for sample in samples:
         sources_of_class[sample.label].add(sample.source)
     eligible: dict[str, list[int]] = defaultdict(list)
+    classes_of_source: dict[str, set[int]] = defaultdict(set)
     for i, sample in enumerate(samples):
         if len(sources_of_class[sample.label]) >= 2:
             eligible[sample.source].append(i)
+            classes_of_source[sample.source].add(sample.label)
     folds: list[Fold] = []
-    small: list[tuple[str, list[int]]] = []
+    group: list[str] = []
+
+    def close_group() -> None:
+        if group:
+            test = sorted(i for source in group for i in eligible[source])
+            folds.append(Fold("+".join(group), np.array(test)))
+            group.clear()
+
+    def fits(source: str) -> bool:
+        together = {*group, source}
+        return all(sources_of_class[label] - together for label in classes_of_source[source])
+
     for source in sorted(eligible, key=lambda s: (-len(eligible[s]), s)):
         if len(eligible[source]) >= MIN_FOLD_PHOTOS:
             folds.append(Fold(source, np.array(eligible[source])))
-        else:
-            small.append((source, eligible[source]))
-    group: list[tuple[str, list[int]]] = []
-    for entry in small:  # pool small sources into folds of about MIN_FOLD_PHOTOS photos
-        group.append(entry)
-        if sum(len(g[1]) for g in group) >= MIN_FOLD_PHOTOS or entry is small[-1]:
-            name = "+".join(g[0] for g in group)
-            folds.append(Fold(name, np.array(sorted(i for g in group for i in g[1]))))
-            group = []
+            continue
+        if not fits(source):
+            close_group()
+        group.append(source)
+        if sum(len(eligible[s]) for s in group) >= MIN_FOLD_PHOTOS:
+            close_group()
+    close_group()
     return folds
 
 

@@ -173,10 +173,12 @@ def run_training(settings: TrainSettings) -> dict[str, Any]:
 
     fusion = Fusion()
     metrics: dict[str, Any] = {}
-    if settings.source_held_out:
+    if settings.source_held_out and source_folds(data.samples):
         fusion, metrics["source_held_out"] = _source_held_out(data, mapping, settings, best_epochs)
+    elif settings.source_held_out:
+        log.warning("no class has photos of two or more sources: no source-held-out estimate")
     val_head = (
-        np.asarray(head.predict(data.views[0][val_idx], verbose=0))
+        np.asarray(head(data.views[0][val_idx], training=False))
         if len(val) else np.zeros((0, len(classes)), np.float32)
     )  # fmt: skip
     val_probabilities = fusion.apply(val_head, data.imagenet_logits[val_idx], mapping)

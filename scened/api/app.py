@@ -9,6 +9,7 @@ leaves the server up with ``GET /health`` answering 503 and the reason.
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -125,8 +126,9 @@ async def _load_model(state: ApiState) -> None:
     settings = state.settings
     try:
         state.classifier = await asyncio.to_thread(
-            load_classifier, settings.model_dir, settings.runtime
-        )
+            partial(load_classifier, settings.model_dir, settings.runtime,
+                    name=settings.model_name, pm=state.pm)
+        )  # fmt: skip
     except ScenedError as exc:
         state.load_error = f"cannot load the model: {exc}"
         log.error("%s", state.load_error)

@@ -33,7 +33,7 @@ _INT_FIELDS = (
 )
 _FLOAT_FIELDS = ("batch_wait_ms",)
 _STR_FIELDS = ("host", "token_env", "runtime", "policy")
-_OPTIONAL_STR_FIELDS = ("token",)
+_OPTIONAL_STR_FIELDS = ("token", "model_name")
 _PATH_FIELDS = ("model_dir",)
 _LIST_FIELDS = ("cors_origins",)
 
@@ -63,6 +63,8 @@ class ApiSettings:
     #: The default tag policy (``?policy=`` chooses another registered one).
     policy: str = "default"
     model_dir: Path | None = None
+    #: A registered model (``[model] name``); ``model_dir`` wins when both are set.
+    model_name: str | None = None
     runtime: Runtime = "litert"
 
     def resolved_token(self, environ: Mapping[str, str] | None = None) -> str | None:
@@ -178,5 +180,7 @@ def config_table(config_path: Path | None = None) -> dict[str, Any]:
     table: dict[str, Any] = dict(config.api)
     if config.model.path is not None:
         table["model_dir"] = config.model.path
+    if config.model.name is not None:
+        table["model_name"] = config.model.name
     table["runtime"] = config.model.runtime
     return table

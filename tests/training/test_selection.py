@@ -45,6 +45,20 @@ def test_folds_hold_out_each_source_of_classes_that_have_another() -> None:
     assert pooled and all(len(f.test) >= MIN_FOLD_PHOTOS or f is folds[-1] for f in pooled)
 
 
+def test_pooled_small_sources_never_hold_out_a_whole_class() -> None:
+    samples = _samples({
+        (0, "a"): 5, (0, "b"): 5, (1, "c"): 5, (1, "d"): 5, (2, "e"): 5, (2, "f"): 5,
+    })  # fmt: skip
+    folds = source_folds(samples)
+    held = np.concatenate([f.test for f in folds])
+    assert sorted(held.tolist()) == list(range(len(samples)))
+    for fold in folds:
+        out = {samples[i].source for i in fold.test}
+        for label in (0, 1, 2):
+            sources = {s.source for s in samples if s.label == label}
+            assert sources - out, (fold.name, label)  # one source of each class stays in
+
+
 def test_out_of_fold_never_trains_on_the_photos_it_predicts() -> None:
     samples = _samples({(0, "a"): 50, (0, "b"): 50, (1, "a"): 40, (1, "c"): 45})
     folds = source_folds(samples)

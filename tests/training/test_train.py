@@ -16,7 +16,13 @@ from scened.imaging import load_for_model
 from scened.model import load_classifier
 from scened.model.runtime import BUNDLED_MODEL_DIR
 
-SMALL_CLASSES = ("Flower", "Night", "Text document")
+SMALL_CLASSES = ("Dog", "Night", "Text document")
+#: Two sources per class (4 photos of each), so that the source-held-out estimate runs.
+SMALL_SOURCES = {
+    "Dog": ("imagenet-sample-images", "flickr8k"),
+    "Night": ("Day-Night-Classifier", "cyclegan-photos"),
+    "Text document": ("ICDAR-2019-SROIE", "DocBank_samples"),
+}
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +30,12 @@ def small_model(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     data = tmp_path_factory.mktemp("data")
     for name in SMALL_CLASSES:
         (data / name).mkdir()
-        for photo in sorted((shared_dir / "data" / "scenes" / "train" / name).glob("*.jpg"))[:8]:
-            shutil.copy(photo, data / name / photo.name)
+        for source in SMALL_SOURCES[name]:
+            pattern = f"{source}__*.jpg"
+            for photo in sorted((shared_dir / "data" / "scenes" / "train" / name).glob(pattern))[
+                :4
+            ]:
+                shutil.copy(photo, data / name / photo.name)
     out = tmp_path_factory.mktemp("model")
     result = subprocess.run(
         [sys.executable, "-m", "scened_training", "--data", str(data), "--out", str(out),
@@ -35,6 +45,7 @@ def small_model(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "validation top-1" in result.stdout
+    assert "source-held-out top-1" in result.stdout
     return out
 
 
@@ -44,6 +55,7 @@ def test_writes_a_complete_model_folder(small_model: Path) -> None:
         "model.tflite",
         "labels.txt",
         "head.npz",
+        "imagenet_scenes.tsv",
         "model.json",
         "metrics.json",
         "history.json",
@@ -57,6 +69,15 @@ def test_writes_a_complete_model_folder(small_model: Path) -> None:
         assert entry["support"] == 2 and entry["train_images"] == 6
         assert set(entry) >= {"precision", "recall", "f1"}
     assert 0.0 <= metrics["top1"] <= metrics["top2"] <= 1.0
+    held = metrics["source_held_out"]
+    assert sum(f["photos"] for f in held["folds"]) == held["photos"] == 24
+    assert len(held["folds"]) >= 2  # small sources pooled, never a whole class at once
+    assert set(held["per_class"]) == set(SMALL_CLASSES)
+    policy = held["precision_policy"]
+    assert policy["tag_precision"] >= 0.9 or policy["untagged_share"] == 1.0
+    meta = json.loads((small_model / "model.json").read_text())
+    assert meta["fusion"] == metrics["fusion"]
+    assert meta["policies"]["precision"]["min_probability"] == policy["min_probability"]
     for plot in ("confusion_matrix.png", "training_curves.png"):
         with Image.open(small_model / "plots" / plot) as image:
             assert image.format == "PNG" and image.width > 300
