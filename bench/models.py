@@ -49,7 +49,7 @@ def run_once(library: Path, model: Path, work: Path) -> float:
     )
     env = {**os.environ, "XDG_STATE_HOME": str(work / "state"),
            "XDG_CONFIG_HOME": str(work / "config")}  # fmt: skip
-    photos = sum(1 for p in copy.iterdir() if p.is_file())
+    photos = sum(1 for p in copy.rglob("*") if p.is_file())
     subprocess.run(["sync"], check=False)
     start = time.perf_counter()
     result = subprocess.run([SCENED, "run", "--once", str(copy)], env=env, capture_output=True,

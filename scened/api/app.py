@@ -9,12 +9,12 @@ leaves the server up with ``GET /health`` answering 503 and the reason.
 from __future__ import annotations
 
 import asyncio
-from functools import partial
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 import pluggy
 from fastapi import FastAPI

@@ -25,7 +25,6 @@ from scened.api.schemas import (
     HealthResponse,
     error_responses,
 )
-from scened.classes import CLASSES
 from scened.types import Prediction
 
 router = APIRouter()
@@ -76,7 +75,11 @@ async def classify(
     ] = None,
     top: Annotated[
         int | None,
-        Query(ge=1, le=len(CLASSES), description="Also answer the top N classes per image"),
+        Query(
+            ge=1,
+            description="Also answer the top N classes per image (at most the "
+            "model's number of classes)",
+        ),
     ] = None,
 ) -> dict[str, Any]:
     """Answer ``{"tags": [[...], ...]}``: one tag list per image, in request order.
@@ -86,6 +89,13 @@ async def classify(
     """
     state = get_state(request)
     batcher = state.ready_batcher()
+    classes = len(state.classifier.classes) if state.classifier is not None else 0
+    if top is not None and top > classes:
+        raise ApiError(
+            400,
+            ErrorCode.INVALID_PARAMETER,
+            f"top must be between 1 and {classes}, the model's number of classes",
+        )
     chosen_policy = state.policy(policy)
     body = await read_body(request, state.settings.max_body_bytes)
     loop = asyncio.get_running_loop()

@@ -114,12 +114,15 @@ def test_cached_features_are_reused(small_model: Path, shared_dir: Path, tmp_pat
 
 @pytest.mark.slow
 def test_full_training_reproduces_the_bundled_metrics(shared_dir: Path, tmp_path: Path) -> None:
+    """The default model's training run, source-held-out estimate included, gives its figures."""
     bundled = json.loads((BUNDLED_MODEL_DIR / "metrics.json").read_text())
+    settings = bundled["settings"]
     out = tmp_path / "model"
     result = subprocess.run(
         [sys.executable, "-m", "scened_training", "--data",
          str(shared_dir / "data" / "scenes" / "train"), "--out", str(out),
-         "--seed", str(bundled["settings"]["seed"]), "--cache-dir", str(tmp_path / "cache")],
+         "--seed", str(settings["seed"]), "--backbone", settings["backbone"],
+         "--image-size", str(settings["input_size"]), "--cache-dir", str(tmp_path / "cache")],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
@@ -127,3 +130,9 @@ def test_full_training_reproduces_the_bundled_metrics(shared_dir: Path, tmp_path
     assert metrics["validation_images"] == bundled["validation_images"]
     assert abs(metrics["top1"] - bundled["top1"]) <= 0.015
     assert abs(metrics["top2"] - bundled["top2"]) <= 0.015
+    held, shipped = metrics["source_held_out"], bundled["source_held_out"]
+    assert held["photos"] == shipped["photos"]
+    assert [f["held_out"] for f in held["folds"]] == [f["held_out"] for f in shipped["folds"]]
+    assert abs(held["top1"] - shipped["top1"]) <= 0.015
+    assert abs(metrics["fusion"]["imagenet_weight"] - bundled["fusion"]["imagenet_weight"]) <= 0.1
+    assert held["precision_policy"]["tag_precision"] >= 0.9
