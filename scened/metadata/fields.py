@@ -8,6 +8,12 @@ What scened added to each field is recorded in its own XMP namespace
 scened's previous keywords and ``scened untag`` removes exactly those, with or
 without the daemon's database.  A value the user had before scened added it is
 never recorded as scened's, so it is never removed.
+
+The record also lets scened respect the user's decisions: a keyword scened wrote
+that is now missing from a field where it was recorded was removed by the user
+(in Lightroom, digiKam, exiftool…).  That tag is remembered in the file
+(``Xmp.scened.Rejected``) and never written into that photo again, by any later
+run or model; the rest of scened's keywords are re-tagged as usual.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ IPTC_KEYWORD_MAX_BYTES = 64
 RECORD_TAGS = "Xmp.scened.Tags"
 #: The model that produced them.
 RECORD_MODEL = "Xmp.scened.Model"
+#: Tags the user removed after scened wrote them: never written into this photo again.
+RECORD_REJECTED = "Xmp.scened.Rejected"
 #: ``"True"`` when scened declared the IPTC character set (absent before).
 RECORD_CHARSET = "Xmp.scened.SetCodedCharacterSet"
 #: For each keyword field, the record of the values scened added to it.
@@ -52,7 +60,10 @@ XMP_FIELDS = (SUBJECT, HIERARCHICAL, TAGS_LIST)
 BAG_PROPERTIES = (
     "dc:subject",
     "lr:hierarchicalSubject",
-    *("scened:" + key.rsplit(".", 1)[1] for key in (RECORD_TAGS, *RECORD_OF.values())),
+    *(
+        "scened:" + key.rsplit(".", 1)[1]
+        for key in (RECORD_TAGS, RECORD_REJECTED, *RECORD_OF.values())
+    ),
 )
 
 #: A key's new value: a list of strings, a single string, or ``None`` to delete it.
@@ -124,7 +135,9 @@ def plan_tag(
     """
     iptc = options.iptc and _iptc_is_utf8_or_unset(current)
     fields = [*XMP_FIELDS, IPTC_KEYWORDS] if iptc else list(XMP_FIELDS)
-    plan: dict[str, FieldValue] = {}
+    rejected = rejected_tags(current)
+    tags = [tag for tag in tags if tag not in rejected]
+    plan: dict[str, FieldValue] = {RECORD_REJECTED: _or_delete(rejected)}
     for field in fields:
         user = _user_values(current, field)
         added = [v for v in _unique(options.values_for(field, tags)) if v not in user]
@@ -152,8 +165,13 @@ def _iptc_is_utf8_or_unset(current: Mapping[str, object]) -> bool:
 
 
 def plan_untag(current: Mapping[str, object]) -> dict[str, FieldValue]:
-    """The keys to set so that exactly what scened recorded is removed."""
-    plan: dict[str, FieldValue] = {}
+    """The keys to set so that exactly what scened recorded is removed.
+
+    The user's decisions (tags they removed) stay recorded: a later tag must not
+    write them back.
+    """
+    rejected = rejected_tags(current)
+    plan: dict[str, FieldValue] = {RECORD_REJECTED: rejected} if rejected else {}
     for field, record in RECORD_OF.items():
         ours = as_list(current.get(record))
         if not ours:
@@ -179,6 +197,36 @@ def _other_iptc_left(current: Mapping[str, object], plan: Mapping[str, FieldValu
 def _user_values(current: Mapping[str, object], field: str) -> list[str]:
     ours = set(as_list(current.get(RECORD_OF[field])))
     return [value for value in _unique(as_list(current.get(field))) if value not in ours]
+
+
+def rejected_tags(current: Mapping[str, object]) -> list[str]:
+    """Tags the user has removed: recorded before, or scened's and now missing from a field.
+
+    A tag counts as removed when any field where scened recorded writing it no
+    longer holds that value (Lightroom edits ``dc:subject`` and
+    ``hierarchicalSubject`` but not digiKam's ``TagsList``).  Values are matched to
+    tags whatever hierarchy root they were written under.
+    """
+    rejected = as_list(current.get(RECORD_REJECTED))
+    for tag in recorded_tags(current):
+        for field, record in RECORD_OF.items():
+            present = set(as_list(current.get(field)))
+            missing = [v for v in as_list(current.get(record)) if v not in present]
+            if any(_stands_for(field, value, tag) for value in missing):
+                rejected.append(tag)
+                break
+    return _unique(rejected)
+
+
+def _stands_for(field: str, value: str, tag: str) -> bool:
+    """Whether ``value`` of ``field`` is how scened writes ``tag`` (under any root)."""
+    if field == HIERARCHICAL:
+        return value.endswith(f"|{tag}")
+    if field == TAGS_LIST:
+        return value.endswith(f"/{tag}")
+    if field == IPTC_KEYWORDS:
+        return value == tag.encode("utf-8")[:IPTC_KEYWORD_MAX_BYTES].decode("utf-8", "ignore")
+    return value == tag
 
 
 def recorded_tags(current: Mapping[str, object]) -> list[str]:
