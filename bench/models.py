@@ -43,7 +43,7 @@ def run_once(library: Path, model: Path, work: Path) -> float:
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(
         f"[model]\npath = {json.dumps(str(model))}\n\n[[libraries]]\n"
-        f"path = {json.dumps(str(copy))}\nname = \"bench\"\n"
+        f'path = {json.dumps(str(copy))}\nname = "bench"\n'
         'policy = {type = "threshold", min_probability = 0.0, top_k = 1}\n',
         encoding="utf-8",
     )
