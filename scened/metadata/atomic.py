@@ -1,14 +1,27 @@
-"""Replace a file atomically: edit a temporary copy, fsync it, rename it over.
+"""Replace a file atomically: edit a temporary copy, fsync it, swap it in if nobody else wrote.
 
 Whatever fails (the edit, the disk, the worker), the original stays byte for
 byte as it was and the temporary copy is removed.  Mode and owner are kept; the
 modification time is not, on purpose: photo tools (Lightroom, digiKam) notice
 new metadata by the file's mtime.
+
+Other programs edit the same photos, in place (exiftool) or by saving a new file
+and renaming it over (Lightroom, digiKam).  So the new file goes in by compare
+and swap, not check-then-write: it is *exchanged* with the photo atomically
+(``renameat2(RENAME_EXCHANGE)``), the file swapped out is checked to be the very
+one that was read (inode, size, mtime), and if it is not, the two are swapped
+back and the photo is left as the other program wrote it.  Where the file system
+cannot exchange (some network file systems), a final check (inode, size, mtime,
+ctime) comes right before a plain rename, after the fsync.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import errno
+import functools
 import os
 import shutil
 import tempfile
@@ -45,12 +58,14 @@ def replace_atomically(
             return False
         if before is not None:
             _copy_ownership(temporary, before.st_mode, before, path)
-            _refuse_if_changed(target, before, path)
         elif like is not None:
             model = like.stat()
             _copy_ownership(temporary, (model.st_mode & 0o666) | 0o200, model, path)
         _fsync_file(temporary)
-        temporary.replace(target)
+        if before is None:
+            _create(temporary, target, path)
+        else:
+            _swap_in(temporary, target, before, path)
         _fsync_directory(target.parent)
         return True
     except ScenedError:
@@ -108,15 +123,76 @@ def _copy_ownership(temporary: Path, mode: int, before: os.stat_result, path: Pa
         ) from exc
 
 
-def _refuse_if_changed(target: Path, before: os.stat_result, path: Path) -> None:
-    """Never overwrite an edit that someone else made while we were working."""
+#: Test hooks, called with the photo's path just before the swap (deterministic races).
+BEFORE_SWAP: list[Callable[[Path], None]] = []
+
+_RENAME_EXCHANGE = 2
+_RENAME_NOREPLACE = 1
+_AT_FDCWD = -100
+_CHANGED = "changed by something else while being tagged; left as the other program wrote it"
+
+
+def _renameat2(source: Path, target: Path, flags: int) -> bool:
+    """``renameat2``; False where the kernel or file system cannot (the caller falls back)."""
+    libc = _libc()
+    if libc is None or not hasattr(libc, "renameat2"):
+        return False
+    result = libc.renameat2(
+        _AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), flags
+    )
+    if result == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    if error == errno.EEXIST:
+        raise FileExistsError(error, os.strerror(error), str(target))
+    raise OSError(error, os.strerror(error), str(target))
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name, use_errno=True) if name else None
+    except OSError:
+        return None
+
+
+def _same_file(now: os.stat_result, before: os.stat_result) -> bool:
+    return (now.st_ino, now.st_dev, now.st_size, now.st_mtime_ns) == (
+        before.st_ino, before.st_dev, before.st_size, before.st_mtime_ns,
+    )  # fmt: skip
+
+
+def _swap_in(temporary: Path, target: Path, before: os.stat_result, path: Path) -> None:
+    """Put ``temporary`` in ``target``'s place only if ``target`` is still the file read."""
     now = target.stat()
-    if (now.st_mtime_ns, now.st_size, now.st_ino) != (
-        before.st_mtime_ns,
-        before.st_size,
-        before.st_ino,
-    ):
-        raise MetadataError("changed by something else while being tagged; left as is", path)
+    if not _same_file(now, before) or now.st_ctime_ns != before.st_ctime_ns:
+        raise MetadataError(_CHANGED, path)
+    for hook in BEFORE_SWAP:  # the narrowest window: after the check, before the exchange
+        hook(path)
+    if not _renameat2(temporary, target, _RENAME_EXCHANGE):
+        temporary.replace(target)  # no exchange here: the check above is the last word
+        return
+    swapped_out = temporary.stat()  # what was at target an instant ago
+    if not _same_file(swapped_out, before):
+        _renameat2(temporary, target, _RENAME_EXCHANGE)  # give the other program its file back
+        raise MetadataError(_CHANGED, path)
+
+
+def _create(temporary: Path, target: Path, path: Path) -> None:
+    """A new file (a sidecar) goes in only if nobody created one meanwhile."""
+    for hook in BEFORE_SWAP:
+        hook(path)
+    try:
+        if _renameat2(temporary, target, _RENAME_NOREPLACE):
+            return
+    except FileExistsError:
+        raise MetadataError(_CHANGED, path) from None
+    if target.exists():
+        raise MetadataError(_CHANGED, path)
+    temporary.replace(target)
 
 
 def _fsync_file(path: Path) -> None:

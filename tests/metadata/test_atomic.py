@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -34,7 +37,8 @@ def test_failure_before_the_rename_keeps_the_original(
 
     if step == "fsync":
         monkeypatch.setattr(atomic.os, "fsync", disk_full)
-    else:
+    else:  # the exchange, or the rename where the file system cannot exchange
+        monkeypatch.setattr(atomic, "_renameat2", disk_full)
         monkeypatch.setattr(atomic.Path, "replace", disk_full)
     with pytest.raises(MetadataError, match="No space left on device") as caught:
         writer.tag_file(photo, ["Beach"], KeywordOptions(), model_id="m1")
@@ -101,3 +105,79 @@ def test_a_new_file_is_owned_and_readable_like_its_photo(tmp_path: Path) -> None
     assert sidecar.read_bytes() == b"<x/>!"
     assert sidecar.stat().st_mode & 0o777 == 0o644
     assert (sidecar.stat().st_uid, sidecar.stat().st_gid) == (os.getuid(), photo.stat().st_gid)
+
+
+def _in_place_edit(photo: Path) -> None:
+    """exiftool editing the photo in place, as some photo managers do."""
+    subprocess.run(["exiftool", "-q", "-overwrite_original_in_place", "-XMP-dc:Subject+=Edited",
+                    str(photo)], check=True)  # fmt: skip
+
+
+def _save_by_rename(photo: Path) -> None:
+    """Lightroom and digiKam write a new file and rename it over the photo."""
+    saved = photo.with_name(".saving.jpg")
+    shutil.copyfile(photo, saved)
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-dc:Subject+=Edited",
+                    str(saved)], check=True)  # fmt: skip
+    saved.replace(photo)
+
+
+@pytest.mark.parametrize("editor", [_in_place_edit, _save_by_rename], ids=["in-place", "rename"])
+@pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "no-exchange"])
+def test_an_edit_in_the_last_instant_is_never_undone(
+    tmp_path: Path, writer: KeywordWriter, oracle: ModuleType, monkeypatch: pytest.MonkeyPatch,
+    editor: Callable[[Path], None], exchange: bool,
+) -> None:  # fmt: skip
+    """Another program saves between scened's last check and its swap (a hook, not a sleep)."""
+    photo = oracle.make_photo(tmp_path / "shared.jpg")
+    if not exchange:  # a file system without renameat2(RENAME_EXCHANGE): the check decides
+        monkeypatch.setattr(atomic, "_renameat2", lambda *args: False)
+        monkeypatch.setattr(atomic, "BEFORE_SWAP", [])
+        # the edit lands before the final check instead
+        real_fsync = atomic._fsync_file
+
+        def fsync_then_edit(path: Path) -> None:
+            real_fsync(path)
+            editor(photo)
+
+        monkeypatch.setattr(atomic, "_fsync_file", fsync_then_edit)
+    else:
+        monkeypatch.setattr(atomic, "BEFORE_SWAP", [lambda path: editor(photo)])
+
+    with pytest.raises(MetadataError, match="changed by something else") as caught:
+        writer.tag_file(photo, ["Beach"], KeywordOptions(), model_id="m1")
+
+    assert caught.value.path == photo
+    assert oracle.keyword_fields(photo)["subject"] == ["Edited"]  # theirs, not ours
+    assert _only(tmp_path) == ["shared.jpg"]
+
+
+def test_the_exchange_is_used_and_a_clean_write_goes_through(
+    tmp_path: Path, writer: KeywordWriter, oracle: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = oracle.make_photo(tmp_path / "calm.jpg")
+    calls: list[int] = []
+    real = atomic._renameat2
+
+    def spy(source: Path, target: Path, flags: int) -> bool:
+        calls.append(flags)
+        return real(source, target, flags)
+
+    monkeypatch.setattr(atomic, "_renameat2", spy)
+    assert writer.tag_file(photo, ["Beach"], KeywordOptions(), model_id="m1")
+    assert calls == [2]  # RENAME_EXCHANGE, once: nothing to swap back
+    assert oracle.keyword_fields(photo)["subject"] == ["Beach"]
+    assert _only(tmp_path) == ["calm.jpg"]
+
+
+def test_a_sidecar_created_meanwhile_by_another_program_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = tmp_path / "photo.cr2"
+    photo.write_bytes(b"raw")
+    sidecar = tmp_path / "photo.xmp"
+    monkeypatch.setattr(atomic, "BEFORE_SWAP", [lambda path: sidecar.write_bytes(b"theirs")])
+    with pytest.raises(MetadataError, match="changed by something else"):
+        atomic.replace_atomically(sidecar, lambda temporary: True, initial=b"<x/>", like=photo)
+    assert sidecar.read_bytes() == b"theirs"
+    assert _only(tmp_path) == ["photo.cr2", "photo.xmp"]
