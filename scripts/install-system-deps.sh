@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the test suite uses as independent oracles and drivers:
 # exiftool and exiv2 read back what scened writes, chromium + chromedriver run the
-# scraper tests, systemd provides systemd-analyze for the unit files.
+# scraper tests, systemd provides systemd-analyze for the unit files, acl (setfacl) sets
+# the ACLs that the metadata tests check are kept.
 set -euo pipefail
-packages=(libimage-exiftool-perl exiv2 chromium chromium-driver systemd python3-venv)
+packages=(libimage-exiftool-perl exiv2 chromium chromium-driver systemd python3-venv acl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

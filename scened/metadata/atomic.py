@@ -58,6 +58,7 @@ def replace_atomically(
             return False
         if before is not None:
             _copy_ownership(temporary, before.st_mode, before, path)
+            _copy_extended_attributes(target, temporary, path)
         elif like is not None:
             model = like.stat()
             _copy_ownership(temporary, (model.st_mode & 0o666) | 0o200, model, path)
@@ -121,6 +122,31 @@ def _copy_ownership(temporary: Path, mode: int, before: os.stat_result, path: Pa
         raise MetadataError(
             "cannot keep the file's owner (run as its owner or as root); left unchanged", path
         ) from exc
+
+
+def _copy_extended_attributes(source: Path, temporary: Path, path: Path) -> None:
+    """Every extended attribute, POSIX ACLs included, as ``cp -a`` keeps them.
+
+    KDE keeps its tags in ``user.xdg.tags``, Samba its DOS attributes and Finder
+    tags in ``user.*``, and the NAS recipe grants access with ACLs
+    (``system.posix_acl_access``): the new file must carry them all.  One that
+    cannot be copied leaves the photo unchanged rather than lose it.
+    """
+    try:
+        names = os.listxattr(source)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            return  # the file system has none to lose
+        raise
+    for name in names:
+        try:
+            os.setxattr(temporary, name, os.getxattr(source, name))
+        except OSError as exc:
+            raise MetadataError(
+                f"cannot keep its extended attribute {name} ({exc.strerror or exc}); "
+                "left unchanged",
+                path,
+            ) from exc
 
 
 #: Test hooks, called with the photo's path just before the swap (deterministic races).

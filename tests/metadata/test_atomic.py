@@ -181,3 +181,44 @@ def test_a_sidecar_created_meanwhile_by_another_program_is_kept(
         atomic.replace_atomically(sidecar, lambda temporary: True, initial=b"<x/>", like=photo)
     assert sidecar.read_bytes() == b"theirs"
     assert _only(tmp_path) == ["photo.cr2", "photo.xmp"]
+
+
+def _acl(path: Path) -> str:
+    return subprocess.run(["getfacl", "--omit-header", str(path)], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+
+
+def test_extended_attributes_and_acls_are_kept(
+    tmp_path: Path, writer: KeywordWriter, oracle: ModuleType
+) -> None:
+    photo = oracle.make_photo(tmp_path / "shared.jpg")
+    os.setxattr(photo, "user.xdg.tags", b"holiday,family")  # KDE's tags
+    os.setxattr(photo, "user.DOSATTRIB", b"\x00\x00\x04\x00")  # Samba
+    subprocess.run(["setfacl", "-m", "u:nobody:rw,g:nogroup:r", str(photo)], check=True)
+    acl = _acl(photo)
+    assert "user:nobody:rw-" in acl
+
+    assert writer.tag_file(photo, ["Beach"], KeywordOptions(), model_id="m1")
+
+    assert oracle.keyword_fields(photo)["subject"] == ["Beach"]
+    assert os.getxattr(photo, "user.xdg.tags") == b"holiday,family"
+    assert os.getxattr(photo, "user.DOSATTRIB") == b"\x00\x00\x04\x00"
+    assert _acl(photo) == acl
+
+
+def test_an_attribute_that_cannot_be_kept_leaves_the_photo_unchanged(
+    tmp_path: Path, writer: KeywordWriter, oracle: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = oracle.make_photo(tmp_path / "shared.jpg")
+    os.setxattr(photo, "user.xdg.tags", b"mine")
+    original = photo.read_bytes()
+
+    def refuse(*args: object) -> None:
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(atomic.os, "setxattr", refuse)
+    with pytest.raises(MetadataError, match=r"cannot keep its extended attribute user\.xdg\.tags"):
+        writer.tag_file(photo, ["Beach"], KeywordOptions(), model_id="m1")
+    assert photo.read_bytes() == original
+    assert os.getxattr(photo, "user.xdg.tags") == b"mine"
+    assert _only(tmp_path) == ["shared.jpg"]
