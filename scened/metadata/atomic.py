@@ -163,9 +163,7 @@ def _renameat2(source: Path, target: Path, flags: int) -> bool:
     libc = _libc()
     if libc is None or not hasattr(libc, "renameat2"):
         return False
-    result = libc.renameat2(
-        _AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), flags
-    )
+    result = libc.renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), flags)
     if result == 0:
         return True
     error = ctypes.get_errno()
