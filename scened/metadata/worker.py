@@ -58,6 +58,11 @@ def serve(requests: IO[str], replies: IO[str]) -> None:
 
 
 def main() -> None:
+    # Ctrl-C at a terminal and systemd's stop reach the whole process group; the
+    # photo in hand must still be finished by the parent, which then closes our
+    # stdin: that, not a signal, ends the worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr

@@ -64,3 +64,25 @@ def test_a_hung_worker_is_killed_and_replaced(tmp_path: Path, oracle: ModuleType
         assert worker.read(photo) == {}
     finally:
         worker.close()
+
+
+def test_the_worker_outlives_ctrl_c_and_systemds_stop_and_ends_with_its_pipe(
+    tmp_path: Path, oracle: ModuleType
+) -> None:
+    """SIGINT/SIGTERM reach the whole process group; the worker must finish the photo."""
+    import os
+    import signal
+
+    worker = MetadataWorker(timeout=30)
+    photo = oracle.make_photo(tmp_path / "a.jpg")
+    worker.read(photo)  # started
+    process = worker._process
+    assert process is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        os.kill(process.pid, sig)
+    assert KeywordWriter(worker).tag_file(photo, ["Beach"], KeywordOptions(), model_id="m")
+    assert worker._process is process and process.poll() is None  # the same worker, alive
+    assert process.stdin is not None
+    process.stdin.close()  # what the parent's exit does
+    assert process.wait(timeout=30) == 0
+    worker._process = None
