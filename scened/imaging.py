@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import functools
 import io
+import struct
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
@@ -47,7 +49,13 @@ def open_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image
     try:
         image = Image.open(stream)
     except UnidentifiedImageError:
+        kind = _format_by_signature(stream)
+        if kind is not None:
+            message = f"damaged {kind} (its header or first chunks cannot be read)"
+            raise ImageError(message, path) from None
         raise ImageError("not an image file (the content matches no known format)", path) from None
+    except DAMAGED as exc:
+        raise ImageError(f"damaged image: {exc or type(exc).__name__}", path) from None
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(str(exc), path) from None
     except IsADirectoryError:
@@ -65,6 +73,32 @@ def open_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image
             path,
         )
     return image
+
+
+#: What Pillow's decoders raise on damaged data besides OSError (broken PNG chunks,
+#: truncated headers): reported as one line about the photo, never as a traceback.
+DAMAGED = (SyntaxError, EOFError, struct.error, zlib.error, IndexError, KeyError, TypeError)
+
+#: File signatures, to say "damaged JPEG" rather than "not an image" when Pillow gives up.
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"), (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"), (b"GIF8", "GIF"), (b"BM", "BMP"),
+)  # fmt: skip
+
+
+def _format_by_signature(stream: Path | str | BinaryIO) -> str | None:
+    try:
+        if isinstance(stream, Path | str):
+            with Path(stream).open("rb") as handle:
+                head = handle.read(16)
+        else:
+            stream.seek(0)
+            head = stream.read(16)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return next((kind for magic, kind in _SIGNATURES if head.startswith(magic)), None)
 
 
 def load_for_model(
@@ -112,6 +146,9 @@ def decode_rgb(
             raise ImageError(f"cannot decode (truncated or corrupt?): {exc}", path) from None
         except Image.DecompressionBombError as exc:
             raise ImageTooLargeError(str(exc), path) from None
+        except DAMAGED as exc:
+            kind = image.format or "image"
+            raise ImageError(f"damaged {kind}: {exc or type(exc).__name__}", path) from None
 
 
 def _draft(image: Image.Image, size: int) -> None:

@@ -142,3 +142,21 @@ def test_heic_is_decoded(tmp_path: Path) -> None:
     decoded = load_for_model(photo)
     assert decoded.shape == (160, 160, 3)
     assert decoded[80, 80, 2] > 200 and decoded[80, 80, 0] < 40
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+
+def test_a_damaged_png_or_jpeg_is_named_as_such_not_as_a_non_image() -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(buffer, "PNG")
+    png = buffer.getvalue()
+    zero_width = png[:8] + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 0, 8, 8, 2, 0, 0, 0))
+    with pytest.raises(ImageError, match=r"^damaged PNG"):
+        load_for_model(zero_width + png[33:])
+    with pytest.raises(ImageError, match=r"^damaged JPEG"):
+        load_for_model(b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(40))
+    with pytest.raises(ImageError, match=r"^not an image file"):
+        load_for_model(b"just some text, not a photo at all")
