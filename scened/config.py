@@ -60,6 +60,9 @@ class LibraryConfig:
     policy: Mapping[str, Any]
     sinks: tuple[Mapping[str, Any], ...]
     schedule: Mapping[str, Any]
+    #: Above this share of known photos missing, a scan forgets nothing (an unmounted
+    #: share, a vanished root) and reports one library-level error instead.
+    max_missing_share: float = 0.5
 
     @property
     def policy_name(self) -> str:
@@ -233,6 +236,7 @@ def _library(table: Mapping[str, Any]) -> LibraryConfig:
         policy=dict(table["policy"]),
         sinks=tuple(dict(sink) for sink in table["sinks"]),
         schedule=dict(table["schedule"]),
+        max_missing_share=float(table.get("max_missing_share", 0.5)),
     )
 
 

@@ -40,6 +40,7 @@ LIBRARY_SCHEMA: dict[str, Any] = {
         "policy": _PLUGIN_TABLE,
         "sinks": {"type": "array", "items": _PLUGIN_TABLE},
         "schedule": SCHEDULE_SCHEMA,
+        "max_missing_share": {"type": "number", "minimum": 0, "maximum": 1},
     },
 }
 

@@ -315,6 +315,15 @@ class LibraryRun:
             for path in (Path(os.fsdecode(key)) for key in known if key not in seen)
             if not any(path.is_relative_to(d) for d in unreadable)
         ]
+        missing_share = len(gone) / len(known) if known else 0.0
+        mass = len(gone) >= MASS_DISAPPEARANCE and missing_share > self.library.max_missing_share
+        if gone and (not seen or mass):
+            self.summary.error = (
+                f"{len(gone)} of {len(known)} known photos are missing from {self.library.path} "
+                "(an unmounted share or a moved folder?); nothing was forgotten. If they are "
+                "really gone, raise the library's max_missing_share for one run"
+            )
+            return
         self.summary.pruned = len(gone)
         if gone and not self.settings.dry_run:
             self.state.forget(gone)
@@ -325,6 +334,10 @@ class LibraryRun:
                 sink.close()
             except Exception:
                 log.warning("a sink failed to close", exc_info=True)
+
+
+#: Fewer missing photos than this are ordinary deletions and moves, whatever their share.
+MASS_DISAPPEARANCE = 10
 
 
 def _needs_model(job: Job) -> bool:

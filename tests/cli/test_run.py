@@ -71,7 +71,7 @@ def test_a_failed_photo_is_listed_and_makes_the_exit_status_1(library: Path) -> 
 
     assert result.exit_code == 1
     assert "2 tagged" in result.output and "1 failed" in result.output
-    assert f"failed: {library / 'broken.jpg'}: not an image file" in result.output
+    assert f"failed: {library / 'broken.jpg'}: damaged JPEG" in result.output
     assert keywords(library / "sunset.jpg") == ["Sunset"]
 
 

@@ -231,3 +231,45 @@ def test_stop_finishes_the_photos_in_hand_records_them_and_prunes_nothing(
     rest = run_library(config.libraries[0], config=config, classifier=classifier, pm=pm,
                        settings=settings)  # fmt: skip
     assert rest.tagged == 140 - summary.tagged and rest.pruned == 1
+
+
+def test_an_unmounted_share_is_not_an_empty_library(
+    library: Path, run_once: Runner, classifier: ColourClassifier, tmp_path: Path
+) -> None:
+    photos = [make_photo(library / f"p{i}.jpg", "red") for i in range(4)]
+    assert run_once().tagged == 4
+    elsewhere = tmp_path / "unmounted"
+    library.rename(elsewhere)
+    library.mkdir()  # the mount point is still there, empty
+
+    summary = run_once()
+
+    assert summary.pruned == 0 and not summary.ok
+    assert "4 of 4 known photos are missing" in summary.error
+    library.rmdir()
+    elsewhere.rename(library)  # the share is back
+    seen = classifier.images_seen
+    back = run_once()
+    assert back.unchanged == 4 and back.pruned == 0
+    assert classifier.images_seen == seen  # nothing classified again
+    assert all(p.exists() for p in photos)
+
+
+def test_a_few_deleted_photos_are_still_forgotten(library: Path, run_once: Runner) -> None:
+    photos = [make_photo(library / f"p{i}.jpg", "red") for i in range(4)]
+    run_once()
+    photos[0].unlink()
+    summary = run_once()
+    assert summary.ok and summary.pruned == 1
+
+
+def test_a_mass_disappearance_prunes_nothing_unless_the_library_allows_it(
+    library: Path, run_once: Runner
+) -> None:
+    photos = [make_photo(library / f"p{i}.jpg", "red") for i in range(12)]
+    run_once()
+    for photo in photos[:10]:
+        photo.unlink()
+    refused = run_once()
+    assert refused.pruned == 0 and "10 of 12 known photos are missing" in refused.error
+    assert run_once(max_missing_share=1.0).pruned == 10
