@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -304,7 +304,7 @@ class LibraryRun:
         outcome = {Action.CLASSIFY: "tagged", Action.REUSE: "tagged"}.get(action, action)
         self.progress.photo(outcome, job.path, job.error)
 
-    def _prune(self, seen: set[bytes], known: Iterable[bytes], unreadable: list[Path]) -> None:
+    def _prune(self, seen: set[bytes], known: Collection[bytes], unreadable: list[Path]) -> None:
         """Forget photos that are gone (not those under folders that could not be read).
 
         ``known`` are the photos the state held when the run began (any recorded since
