@@ -6,6 +6,7 @@ manager can be passed in (tests, or a daemon that keeps one model loaded).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,6 +15,7 @@ import pluggy
 
 from scened.config import Config, LibraryConfig
 from scened.daemon.jobs import RunSummary
+from scened.daemon.lock import LibraryBusyError, library_lock
 from scened.daemon.notify import Notifier
 from scened.daemon.progress import make_progress
 from scened.daemon.runner import LibraryRun, RunSettings
@@ -60,18 +62,31 @@ def run_library(
     stop: threading.Event | None = None,
     notifier: Notifier | None = None,
 ) -> RunSummary:
-    """One scan of ``library`` with its own state connection (safe from any thread)."""
+    """One scan of ``library`` with its own state connection (safe from any thread).
+
+    A dry run writes nothing, so it needs no lock; a real run holds the library's
+    lock, and a library another process is scanning ends as one library-level error.
+    """
     register_optional_decoders()
-    state = StateDB.open(config.state_dir, dry_run=settings.dry_run)
+    lock = (
+        contextlib.nullcontext()
+        if settings.dry_run
+        else library_lock(config.state_dir, f"{library.name}\0{library.path}")
+    )
     try:
-        return LibraryRun(
-            library,
-            classifier=classifier,
-            pm=pm,
-            state=state,
-            progress=make_progress(library.name, notifier),
-            settings=settings,
-            stop=stop,
-        ).run()
-    finally:
-        state.close()
+        with lock:
+            state = StateDB.open(config.state_dir, dry_run=settings.dry_run)
+            try:
+                return LibraryRun(
+                    library,
+                    classifier=classifier,
+                    pm=pm,
+                    state=state,
+                    progress=make_progress(library.name, notifier),
+                    settings=settings,
+                    stop=stop,
+                ).run()
+            finally:
+                state.close()
+    except LibraryBusyError as exc:
+        return RunSummary(library.name, dry_run=settings.dry_run, error=exc.message)
