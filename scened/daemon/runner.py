@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -78,6 +79,9 @@ class LibraryRun:
         self.progress = progress
         self.settings = settings
         self.stop = stop or threading.Event()
+        #: Set by the first failed state write: no photo may be written unrecorded.
+        self._halt = _Halt(self.stop)
+        self._state_error: sqlite3.Error | None = None
         self.summary = RunSummary(library.name, dry_run=settings.dry_run)
         self._policy: Policy | None = None
         self._sinks: list[Sink] = []
@@ -97,6 +101,11 @@ class LibraryRun:
             self._scan_and_tag()
         except ScenedError as exc:
             self.summary.error = str(exc)
+        except sqlite3.Error as exc:  # disk full, a corrupt page, a locked database
+            self.summary.error = (
+                f"the state database failed ({exc}); the scan stopped there, so that no "
+                "photo is written without being recorded"
+            )
         finally:
             self._close_sinks()
             self.progress.close()
@@ -119,7 +128,7 @@ class LibraryRun:
             readers=self.settings.readers,
             batch_size=self.settings.batch_size,
             queue_size=self.settings.queue_size,
-            stop=self.stop,
+            stop=self._halt,
         )  # fmt: skip
         known = self._known = self.state.signatures(
             self.library.name, self.model_id, self.library.policy_key
@@ -128,6 +137,8 @@ class LibraryRun:
             pipeline.run(jobs())
         finally:
             self._known = {}
+        if self._state_error is not None:
+            raise self._state_error
         self.summary.skipped = list(scanner.problems)
         self.summary.interrupted = self.stop.is_set()
         if not self.summary.interrupted:
@@ -220,12 +231,17 @@ class LibraryRun:
     # -- stage 3: finish (calling thread) ----------------------------------------------
 
     def fail(self, job: Job, error: Exception) -> None:
-        if not isinstance(error, ScenedError | OSError):
+        if isinstance(error, sqlite3.Error):  # not the photo's fault: stop the whole scan
+            self._state_error = self._state_error or error
+            self._halt.set()
+        if not isinstance(error, ScenedError | OSError | sqlite3.Error):
             log.warning("%s: unexpected error", job.path, exc_info=error)
         job.action, job.error, job.pixels = Action.FAILED, describe(error), None
 
     def finish(self, job: Job) -> None:
         """Write, notify, record and count one photo."""
+        if self._state_error is not None:
+            return  # left as it is for the next scan: nothing is written unrecorded
         self.summary.found += 1
         if job.action in (Action.CLASSIFY, Action.REUSE):
             self._tag(job)
@@ -334,6 +350,17 @@ class LibraryRun:
                 sink.close()
             except Exception:
                 log.warning("a sink failed to close", exc_info=True)
+
+
+class _Halt(threading.Event):
+    """Set on its own (a state failure) or when the run's ``stop`` is (a signal)."""
+
+    def __init__(self, outer: threading.Event) -> None:
+        super().__init__()
+        self._outer = outer
+
+    def is_set(self) -> bool:
+        return super().is_set() or self._outer.is_set()
 
 
 #: Fewer missing photos than this are ordinary deletions and moves, whatever their share.

@@ -182,11 +182,17 @@ class StateDB:
         return int(self._connection().execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self) -> None:
-        """Apply the migrations this database has not had yet, each in its own transaction."""
+        """Apply the migrations this database has not had yet, each in its own transaction.
+
+        The version is read again inside the (immediate, so exclusive for writers)
+        transaction: two processes meeting a fresh database do not both migrate.
+        """
         for version, script in enumerate(MIGRATIONS, start=1):
             if self.schema_version() >= version:
                 continue
             with self.transaction() as conn:
+                if self.schema_version() >= version:  # another process got there first
+                    continue
                 for statement in filter(str.strip, script.split(";")):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {version}")

@@ -8,6 +8,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
+
 from scened import hookimpl
 from scened.daemon.service import run_library, settings_for
 from scened.daemon.state import DB_NAME, StateDB
@@ -273,3 +275,26 @@ def test_a_mass_disappearance_prunes_nothing_unless_the_library_allows_it(
     refused = run_once()
     assert refused.pruned == 0 and "10 of 12 known photos are missing" in refused.error
     assert run_once(max_missing_share=1.0).pruned == 10
+
+
+def test_a_failed_state_write_stops_the_scan_before_the_next_photo_is_written(
+    library: Path, run_once: Runner, recorder: RecorderPlugin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(6):
+        make_photo(library / f"p{i}.jpg", "red")
+    real_record = StateDB.record
+    recorded: list[Path] = []
+
+    def disk_full_after_two(self: StateDB, record: object) -> None:
+        if len(recorded) >= 2:
+            raise sqlite3.OperationalError("database or disk is full")
+        real_record(self, record)  # type: ignore[arg-type]
+        recorded.append(record.path)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(StateDB, "record", disk_full_after_two)
+    summary = run_once()
+
+    assert "the state database failed (database or disk is full)" in summary.error
+    assert not summary.ok and summary.pruned == 0
+    written = [path for path, _, dry in recorder.writes if not dry]
+    assert len(written) == 3  # two recorded, and the one whose record failed: no more
