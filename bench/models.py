@@ -3,11 +3,12 @@
 The issue that chose the default model asks for the most accurate model whose whole
 pipeline (start-up, scan, decode at the model's input size, inference, keyword
 writes, state) stays at least 0.8 of the baseline's images/s.  This runs the same
-library, freshly copied for each run, once per model and then the baseline again,
-and prints images/s and the ratio to the baseline measured in the same run (the
-mean of its two runs, so a machine that gets busier or quieter shows up as their
-difference).  Every photo gets its top class written (a ``threshold`` policy with
-``min_probability = 0``), so all models write the same number of keywords.
+library, freshly copied for each run, for every model in turn, twice (interleaved,
+so a machine that gets busier or quieter affects all models alike), and prints the
+mean images/s and the ratio to the baseline (the first model) measured in the same
+run; the single runs are shown too.  Every photo gets its top class written (a
+``threshold`` policy with ``min_probability = 0``), so all models write the same
+number of keywords.
 
     .venv/bin/python bench/models.py                       # the bundled models
     .venv/bin/python bench/models.py --model OLD --model NEW --jpegs 120
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--model", action="append", type=Path,
                         help="model folder (repeat; the first is the baseline)")  # fmt: skip
     parser.add_argument("--jpegs", type=int, default=120)
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each model, interleaved")
     args = parser.parse_args()
     models = args.model or sorted(p for p in BUNDLED_ROOT.iterdir() if p.is_dir())
     with tempfile.TemporaryDirectory(prefix="scened-bench-models-") as folder:
@@ -72,9 +74,11 @@ def main() -> None:
         library = build_library(work / "library", jpegs=args.jpegs, pngs=0, grain=DEFAULT_GRAIN)
         print(f"library: {len(library.jpegs)} JPEGs 4000x3000, grain {DEFAULT_GRAIN}; "
               f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-        rates = {model: [run_once(library.root, model, work)] for model in models}
-        rates[models[0]].append(run_once(library.root, models[0], work))
-        baseline = sum(rates[models[0]]) / 2
+        rates: dict[Path, list[float]] = {model: [] for model in models}
+        for _ in range(args.rounds):  # interleaved, so a change of load hits every model
+            for model in models:
+                rates[model].append(run_once(library.root, model, work))
+        baseline = sum(rates[models[0]]) / len(rates[models[0]])
         for model in models:
             rate = sum(rates[model]) / len(rates[model])
             runs = ", ".join(f"{r:.1f}" for r in rates[model])
