@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from scened import hookimpl
 from scened.daemon.service import run_library, settings_for
@@ -298,3 +299,21 @@ def test_a_failed_state_write_stops_the_scan_before_the_next_photo_is_written(
     assert not summary.ok and summary.pruned == 0
     written = [path for path, _, dry in recorder.writes if not dry]
     assert len(written) == 3  # two recorded, and the one whose record failed: no more
+
+
+def test_a_photo_without_a_confident_tag_gets_no_keyword_and_is_counted(
+    library: Path, run_once: Runner, tmp_path: Path
+) -> None:
+    sure = make_photo(library / "red.jpg", "red")
+    unsure = library / "grey.jpg"
+    Image.new("RGB", (96, 64), (128, 128, 128)).save(unsure)  # Sunset, Forest, Sky alike
+    before = unsure.read_bytes()
+
+    summary = run_once(sinks=[{"type": "xmp"}], policy={"type": "precision"})
+
+    assert summary.ok and summary.tagged == 2 and summary.untagged == 1
+    assert "1 without a confident tag (no keyword written)" in summary.line()
+    assert unsure.read_bytes() == before  # never touched, never "Unknown"
+    assert sure.read_bytes() != make_photo(tmp_path / "red.jpg", "red").read_bytes()
+    stats = StateDB.open(tmp_path / "state").library_stats("lib")
+    assert (stats.tagged, stats.untagged) == (2, 1)
