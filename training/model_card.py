@@ -13,6 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
+
+from scened.evaluation import EvalReport, PhotoRecord, build_report
+from scened.model.fusion import Fusion
+from scened.model.imagenet_map import load_mapping
 
 from .export import sha256_of
 
@@ -32,18 +37,22 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
-def per_class_table(metrics: dict[str, Any]) -> str:
+def per_class_table(metrics: dict[str, Any], meta: dict[str, Any] | None = None) -> str:
     held = metrics.get("source_held_out", {}).get("per_class", {})
+    policy = (meta or {}).get("policies", {}).get("precision", {})
+    thresholds = policy.get("class_thresholds", {})
     rows = [
         "| class | train photos | random split: photos | precision | recall "
-        "| unseen sources: photos | recall |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| unseen sources: photos | recall | keyword written from p ≥ |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, m in metrics["per_class"].items():
         h = held.get(name, {"support": 0, "recall": None})
+        threshold = thresholds.get(name, policy.get("min_probability"))
+        written = "never" if threshold is not None and threshold >= 1 else _fmt(threshold)
         rows.append(
             f"| {name} | {m['train_images']} | {m['support']} | {_fmt(m['precision'])} "
-            f"| {_fmt(m['recall'])} | {h['support']} | {_fmt(h['recall'])} |"
+            f"| {_fmt(m['recall'])} | {h['support']} | {_fmt(h['recall'])} | {written} |"
         )
     return "\n".join(rows)
 
@@ -59,7 +68,54 @@ def weak_classes(metrics: dict[str, Any], below: float = 0.5) -> list[str]:
     return weak
 
 
-def _held_out_section(metrics: dict[str, Any], meta: dict[str, Any]) -> str:
+def scored_by_eval(model_dir: Path, meta: dict[str, Any]) -> EvalReport | None:
+    """The out-of-fold predictions scored by ``scened eval``'s own scorer, tags included.
+
+    The run's ``source_held_out.npz`` holds the head's and the ImageNet classifier's
+    outputs for every held-out photo; they are fused as tagging fuses them, tagged
+    as the ``precision`` policy tags with the model's own thresholds, and handed to
+    :func:`scened.evaluation.build_report`, so the card's tag figures are exactly
+    what ``scened eval`` would report on these photos.
+    """
+    saved = model_dir / "source_held_out.npz"
+    if not saved.is_file():
+        return None
+    classes = tuple(meta["classes"])
+    mapping = load_mapping(model_dir / "imagenet_scenes.tsv", classes)
+    with np.load(saved) as data:
+        fused = Fusion.from_json(meta["fusion"]).apply(
+            data["head"], data["imagenet_logits"], mapping
+        )
+        labels, files = data["labels"], data["files"]
+    policy = meta["policies"]["precision"]
+    per_class = policy.get("class_thresholds", {})
+    records = []
+    for row, label, name in zip(fused, labels, files, strict=True):
+        order = np.argsort(-row)[:3]
+        top = tuple((classes[i], float(row[i])) for i in order)
+        tags: list[str] = []
+        if top[0][1] >= per_class.get(top[0][0], policy["min_probability"]):
+            tags.append(top[0][0])
+            if top[1][1] >= policy["second_probability"]:
+                tags.append(top[1][0])
+        records.append(PhotoRecord(str(name), classes[label], frozenset(), top, tuple(tags)))
+    return build_report(records, model_id=meta["id"], policy="precision")
+
+
+def _eval_lines(report: EvalReport | None) -> str:
+    if report is None:
+        return ""
+    return f"""
+Scored again by `scened eval`'s own scorer (`scened.evaluation`) on the same
+{report.photos} photos: top-1 {report.top1_accuracy:.3f}, top-2 {report.top2_accuracy:.3f},
+tag precision {report.tag_precision:.3f}, a right tag on {report.tag_hit_rate:.1%} of
+photos, {report.untagged_share:.1%} left without a keyword, calibration error {report.ece:.3f}.
+"""
+
+
+def _held_out_section(
+    metrics: dict[str, Any], meta: dict[str, Any], report: EvalReport | None = None
+) -> str:
     held = metrics.get("source_held_out")
     if held is None:
         return "Not measured (trained with `--no-source-held-out`)."
@@ -91,15 +147,17 @@ these photos); expected calibration error (15 bins) {held["ece_before"]:.3f} for
 **{held["ece_after"]:.3f}** after fusion and temperature.
 
 **Tags written into photos** (the `precision` policy, scened's default for writing): the top
-class when p ≥ {policy["min_probability"]:.3f}, a second one when its own p ≥
-{policy["second_probability"]:.3f}, otherwise no keyword. Chosen for a tag precision of at
-least {policy["target_precision"]:.1f} on these photos with as many photos tagged as possible:
+class when its probability reaches the class's threshold (the last column of the table
+below; {policy["min_probability"]:.3f} where a class has too few photos for its own), a
+second one when its own p ≥ {policy["second_probability"]:.3f}, otherwise no keyword.
+Chosen for a tag precision of at least {policy["target_precision"]:.1f} on these photos with as many photos tagged as possible:
 **tag precision {_pct(policy["tag_precision"])}**, a right tag on {_pct(policy["tag_hit_rate"])}
 of photos, {_pct(policy["untagged_share"])} get no keyword. For comparison, the SPEC formula
 (`default` policy, still the REST API's default) on the same photos: tag precision
 {_pct(spec["tag_precision"])}, a right tag on {_pct(spec["tag_hit_rate"])}, `Unknown` on
 {_pct(spec["unknown_share"])}.
 
+{_eval_lines(report)}
 | held-out source(s) | photos | top-1 |
 |---|---:|---:|
 {folds}"""
@@ -109,6 +167,8 @@ def render(model_dir: Path, notes: str) -> str:
     metrics = json.loads((model_dir / "metrics.json").read_text(encoding="utf-8"))
     meta = json.loads((model_dir / "model.json").read_text(encoding="utf-8"))
     weak = weak_classes(metrics)
+    thresholds = meta.get("policies", {}).get("precision", {}).get("class_thresholds", {})
+    never = sorted(name for name, value in thresholds.items() if value >= 1)
     files = "\n".join(
         f"| {name} | `{sha256_of(model_dir / name)}` |"
         for name in ("model.tflite", "labels.txt", "head.npz", "imagenet_scenes.tsv")
@@ -134,7 +194,7 @@ settings in `model.json` (`scened.model.fusion`).
 {notes}
 
 ## Photos of unseen sources (leave-one-source-out)
-{_held_out_section(metrics, meta)}
+{_held_out_section(metrics, meta, scored_by_eval(model_dir, meta))}
 
 ## Random split (same sources)
 A stratified fifth of the training photos ({metrics["validation_images"]} photos), also used for
@@ -142,12 +202,18 @@ early stopping: **top-1 {metrics["top1"]:.3f}, top-2 {metrics["top2"]:.3f}** wit
 fusion (head alone {metrics.get("head_top1", float("nan")):.3f}). Its photos come from the same
 sources as the training photos, so it flatters the model; it decided nothing.
 
-{per_class_table(metrics)}
+{per_class_table(metrics, meta)}
 
 ## What it still cannot do
 Recognised on fewer than half the photos of unseen sources, or never tested on one (a single
 source): {", ".join(weak) if weak else "none"}. Such classes are mostly left untagged by the
 `precision` policy rather than tagged wrongly, but expect misses.
+
+Never written by the `precision` policy: {", ".join(never) if never else "none"}. On
+photos of unseen sources the model's confident answers for these classes were wrong more
+than one time in ten (memes of animals, Santa photos, cakes, cycling sports…), even when
+it recognises most of their own photos; set `class_thresholds` in the library's policy to
+have them written anyway.
 
 ## Files
 | file | sha256 |
