@@ -150,7 +150,8 @@ these photos); expected calibration error (15 bins) {held["ece_before"]:.3f} for
 class when its probability reaches the class's threshold (the last column of the table
 below; {policy["min_probability"]:.3f} where a class has too few photos for its own), a
 second one when its own p ≥ {policy["second_probability"]:.3f}, otherwise no keyword.
-Chosen for a tag precision of at least {policy["target_precision"]:.1f} on these photos with as many photos tagged as possible:
+Chosen for a tag precision of at least {policy["target_precision"]:.1f} on these photos with
+as many photos tagged as possible:
 **tag precision {_pct(policy["tag_precision"])}**, a right tag on {_pct(policy["tag_hit_rate"])}
 of photos, {_pct(policy["untagged_share"])} get no keyword. For comparison, the SPEC formula
 (`default` policy, still the REST API's default) on the same photos: tag precision
