@@ -35,7 +35,7 @@ Runtime = Literal["litert", "keras"]
 #: Each bundled model is a folder here named as it is registered.
 BUNDLED_ROOT = Path(str(files("scened.model").joinpath("bundled")))
 #: The model ``scened run`` uses unless ``[model] name`` or ``path`` says otherwise.
-DEFAULT_CLASSIFIER = "scenes-mnv2"
+DEFAULT_CLASSIFIER = "scenes"
 #: The default model's folder.
 BUNDLED_MODEL_DIR = BUNDLED_ROOT / DEFAULT_CLASSIFIER
 #: The ImageNet → scene table a model folder carries when it fuses the two.

@@ -13,6 +13,7 @@ import httpx
 from scened.api import create_app
 from scened.api.server import BackgroundServer
 from scened.api.settings import ApiSettings
+from scened.model.runtime import BUNDLED_MODEL_DIR
 
 
 def test_real_photos_get_the_tags_classify_prints(real_photos: list[Path]) -> None:
@@ -36,4 +37,5 @@ def test_real_photos_get_the_tags_classify_prints(real_photos: list[Path]) -> No
         assert [entry["class"] for entry in top] == [name for name, _ in record["top"]]
         for entry, (_, probability) in zip(top, record["top"], strict=True):
             assert abs(entry["probability"] - probability) < 1e-5
-    assert health["model_id"].startswith("scenes-mnv2-160-")
+    default = json.loads((BUNDLED_MODEL_DIR / "model.json").read_text(encoding="utf-8"))
+    assert health["model_id"] == default["id"]
