@@ -29,6 +29,7 @@ import numpy as np
 import pluggy
 
 from scened.config import LibraryConfig
+from scened.daemon.faults import HaltEvent, is_transient
 from scened.daemon.jobs import Action, Job, RunSummary, describe, read_photo
 from scened.daemon.pipeline import Pipeline, Stages
 from scened.daemon.progress import Progress
@@ -80,7 +81,7 @@ class LibraryRun:
         self.settings = settings
         self.stop = stop or threading.Event()
         #: Set by the first failed state write: no photo may be written unrecorded.
-        self._halt = _Halt(self.stop)
+        self._halt = HaltEvent(self.stop)
         self._state_error: sqlite3.Error | None = None
         self.summary = RunSummary(library.name, dry_run=settings.dry_run)
         self._policy: Policy | None = None
@@ -237,6 +238,8 @@ class LibraryRun:
         if not isinstance(error, ScenedError | OSError | sqlite3.Error):
             log.warning("%s: unexpected error", job.path, exc_info=error)
         job.action, job.error, job.pixels = Action.FAILED, describe(error), None
+        if is_transient(error):  # a share that went away, a stale NFS handle: try again
+            job.retry = True
 
     def finish(self, job: Job) -> None:
         """Write, notify, record and count one photo."""
@@ -350,17 +353,6 @@ class LibraryRun:
                 sink.close()
             except Exception:
                 log.warning("a sink failed to close", exc_info=True)
-
-
-class _Halt(threading.Event):
-    """Set on its own (a state failure) or when the run's ``stop`` is (a signal)."""
-
-    def __init__(self, outer: threading.Event) -> None:
-        super().__init__()
-        self._outer = outer
-
-    def is_set(self) -> bool:
-        return super().is_set() or self._outer.is_set()
 
 
 #: Fewer missing photos than this are ordinary deletions and moves, whatever their share.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import sqlite3
@@ -12,6 +13,7 @@ import pytest
 from PIL import Image
 
 from scened import hookimpl
+from scened.daemon import runner as runner_module
 from scened.daemon.service import run_library, settings_for
 from scened.daemon.state import DB_NAME, StateDB
 from scened.plugins import ScenedPluginManager
@@ -317,3 +319,30 @@ def test_a_photo_without_a_confident_tag_gets_no_keyword_and_is_counted(
     assert sure.read_bytes() != make_photo(tmp_path / "red.jpg", "red").read_bytes()
     stats = StateDB.open(tmp_path / "state").library_stats("lib")
     assert (stats.tagged, stats.untagged) == (2, 1)
+
+
+def test_a_photo_on_a_share_that_went_away_is_tried_again_next_scan(
+    library: Path, run_once: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    photo = make_photo(library / "nfs.jpg", "red")
+    real_read = runner_module.read_photo
+
+    def stale(path: Path) -> tuple[str, bytes | None]:
+        raise OSError(errno.ESTALE, "Stale file handle", str(path))
+
+    monkeypatch.setattr(runner_module, "read_photo", stale)
+    first = run_once()
+    assert first.failed == 1 and "Stale file handle" in first.failures[0][1]
+
+    monkeypatch.setattr(runner_module, "read_photo", real_read)
+    second = run_once()
+    assert (second.failed_before, second.tagged) == (0, 1)  # not "still failing": retried
+    assert second.failures == [] and photo.exists()
+
+
+def test_a_photo_that_is_really_broken_is_not_retried_every_scan(
+    library: Path, run_once: Runner
+) -> None:
+    (library / "broken.jpg").write_bytes(b"not a photo at all")
+    assert run_once().failed == 1
+    assert run_once().failed_before == 1
