@@ -171,7 +171,9 @@ def test_a_file_deleted_between_scan_and_read_fails_alone(tmp_path: Path) -> Non
 
     config = parse_config(
         {"state_dir": str(tmp_path / "state"),
-         "libraries": [{"path": str(library), "name": "lib", "sinks": [{"type": "xmp"}]}]},
+         "libraries": [{"path": str(library), "name": "lib", "sinks": [{"type": "xmp"}],
+                        # every good photo must get a keyword, however unsure the model
+                        "policy": {"type": "threshold", "min_probability": 0.0, "top_k": 1}}]},
         None,
     )  # fmt: skip
     patch = pytest.MonkeyPatch()
