@@ -142,6 +142,10 @@ def load_config(explicit: Path | None = None) -> Config:
         raise ConfigError(f"cannot read: {exc.strerror}", source) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", source) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not UTF-8 text (byte {exc.start}); save the file as UTF-8", source
+        ) from None
     return parse_config(data, source)
 
 

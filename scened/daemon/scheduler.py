@@ -40,6 +40,14 @@ log = logging.getLogger(__name__)
 ClassifierFactory = Callable[[Config], Classifier]
 
 
+def _daemon_config(config_path: Path | None) -> Config:
+    """The configuration, as the daemon needs it at start-up and at every reload."""
+    config = load_config(config_path)
+    if not config.libraries:
+        raise ConfigError("no [[libraries]] to scan", config.source, key="libraries")
+    return config
+
+
 class Daemon:
     """Schedules every configured library; :meth:`run` blocks until told to stop."""
 
@@ -53,9 +61,7 @@ class Daemon:
     ) -> None:
         self.config_path = config_path
         self.classifier_factory = classifier_factory
-        self.config = load_config(config_path)
-        if not self.config.libraries:
-            raise ConfigError("no [[libraries]] to scan", self.config.source, key="libraries")
+        self.config = _daemon_config(config_path)
         self.classifier = classifier_factory(self.config)
         self.pm = pm or get_plugin_manager()
         self.notifier = notifier or Notifier()
@@ -111,14 +117,21 @@ class Daemon:
             )  # fmt: skip
 
     def reload_config(self) -> None:
-        """Re-read the configuration (SIGHUP); keep the old one if the new one is invalid."""
+        """Re-read the configuration (SIGHUP); keep the old one on any error.
+
+        The start-up rules apply (a configuration without libraries is refused), and
+        nothing about the new file, or the new model it names, can stop the daemon.
+        """
         self.notifier.reloading()
         try:
-            config = load_config(self.config_path)
+            config = _daemon_config(self.config_path)
             if config.model != self.config.model:
                 self.classifier = self.classifier_factory(config)
         except ScenedError as exc:
-            log.error("configuration not reloaded: %s", exc)
+            log.error("configuration not reloaded, the old one is kept: %s", exc)
+        except Exception as exc:  # a third-party model's factory, say
+            log.error("configuration not reloaded, the old one is kept: %s: %s",
+                      type(exc).__name__, exc)  # fmt: skip
         else:
             self.config = config
             self._schedule_all(first=False)

@@ -59,3 +59,59 @@ def test_a_library_is_never_scanned_twice_at_once(tmp_path: Path) -> None:
     # the ticks that fell during a scan were skipped or coalesced, not queued up
     assert scans.started == ["home"] * len(scans.started)
     assert 2 <= len(scans.started) <= 3
+
+
+def _config(path: Path, tmp_path: Path, libraries: str) -> Path:
+    path.write_text(f'state_dir = "{tmp_path / "state"}"\n{libraries}', encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("new_file", "reason"),
+    [
+        (b'state_dir = "/tmp/x"\n', "no [[libraries]] to scan"),
+        ('[[libraries]]\npath = "/srv/Fotos/Été"\n'.encode("latin-1"), "not UTF-8 text"),
+        (b"[[libraries]\n", "not valid TOML"),
+    ],
+    ids=["no-libraries", "latin-1", "broken-toml"],
+)
+def test_a_bad_reload_keeps_the_old_configuration(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, new_file: bytes, reason: str
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    config = _config(tmp_path / "config.toml", tmp_path,
+                     f'[[libraries]]\nname = "home"\npath = "{photos}"\n')  # fmt: skip
+    daemon = Daemon(config, classifier_factory=lambda _: object(),  # type: ignore[arg-type,return-value]
+                    notifier=Notifier(address=""))  # fmt: skip
+    before = daemon.config
+    config.write_bytes(new_file)
+
+    daemon.reload_config()
+
+    assert daemon.config is before
+    assert "configuration not reloaded, the old one is kept" in caplog.text
+    assert reason in caplog.text
+
+
+def test_a_reload_whose_model_fails_to_load_keeps_the_old_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    library = f'[[libraries]]\nname = "home"\npath = "{photos}"\n'
+    config = _config(tmp_path / "config.toml", tmp_path, library)
+    loads: list[object] = []
+
+    def factory(_: object) -> object:
+        if loads:
+            raise RuntimeError("a third-party model crashed while loading")
+        loads.append(object())
+        return loads[0]
+
+    daemon = Daemon(config, classifier_factory=factory,  # type: ignore[arg-type]
+                    notifier=Notifier(address=""))  # fmt: skip
+    _config(config, tmp_path, f"[model]\nbatch_size = 4\n{library}")
+    daemon.reload_config()
+    assert daemon.classifier is loads[0] and daemon.config.model.batch_size == 16
+    assert "RuntimeError: a third-party model crashed" in caplog.text
