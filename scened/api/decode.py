@@ -42,7 +42,19 @@ class ImageLimits:
 
 
 def parse_images(body: bytes, max_images: int) -> list[object]:
-    """The ``images`` list of a ``POST /classify`` body, or the SPEC's error for its shape."""
+    """The ``images`` list of a ``POST /classify`` body, or the SPEC's error for its shape.
+
+    A real body has one object, one list and base64 strings (which hold no brackets);
+    one made of millions of nested or empty lists would cost the JSON parser far more
+    memory than its size, so it is refused by a count of brackets before parsing.
+    """
+    containers = body.count(b"[") + body.count(b"{")
+    if containers > 2 * max_images + 4:
+        raise ApiError(
+            400, ErrorCode.MALFORMED_JSON,
+            f'not an images request: {{"images": [...]}} holds one list of base64 strings, '
+            f"not {containers:,} lists or objects",
+        )  # fmt: skip
     try:
         document = json.loads(body)
     except (ValueError, RecursionError):

@@ -126,3 +126,15 @@ def test_an_invalid_top_is_a_400_not_a_422(server: LiveServer, top: str) -> None
 def test_unknown_paths_and_methods_answer_in_the_same_shape(server: LiveServer) -> None:
     assert_error(httpx.get(f"{server.url}/nowhere"), 404, "not_found", None)
     assert_error(httpx.get(f"{server.url}/classify"), 405, "method_not_allowed", None)
+
+
+def test_a_body_of_millions_of_nested_lists_is_refused_before_parsing(
+    server: LiveServer,
+) -> None:
+    """57 MiB of ``[[[...]]]`` would grow the parser by gigabytes; it is counted, not parsed."""
+    depth = 20 * 1024 * 1024
+    body = b'{"images": ' + b"[" * depth + b"]" * depth + b"}"
+    response = httpx.post(f"{server.url}/classify", content=body,
+                          headers={"Content-Type": "application/json"}, timeout=60)  # fmt: skip
+    assert_error(response, 400, "malformed_json", None)
+    assert "not 20,971,521 lists or objects" in response.json()["message"]
