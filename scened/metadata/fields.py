@@ -44,6 +44,15 @@ IPTC_KEYWORD_MAX_BYTES = 64
 RECORD_TAGS = "Xmp.scened.Tags"
 #: The model that produced them.
 RECORD_MODEL = "Xmp.scened.Model"
+#: The user's own keywords that scened copied into a keyword field it created, so that
+#: digiKam, which reads only the first non-empty of ``TagsList``,
+#: ``hierarchicalSubject``, ``dc:subject`` and IPTC, still shows them (``Places|Mine``
+#: becomes ``Places/Mine``; a flat keyword a top-level entry).  ``untag`` removes
+#: exactly these copies with scened's own keywords.
+CARRIED_OF: dict[str, str] = {
+    TAGS_LIST: "Xmp.scened.CarriedTagsList",
+    HIERARCHICAL: "Xmp.scened.CarriedHierarchicalSubject",
+}
 #: Tags the user removed after scened wrote them: never written into this photo again.
 RECORD_REJECTED = "Xmp.scened.Rejected"
 #: ``"True"`` when scened declared the IPTC character set (absent before).
@@ -62,7 +71,7 @@ BAG_PROPERTIES = (
     "lr:hierarchicalSubject",
     *(
         "scened:" + key.rsplit(".", 1)[1]
-        for key in (RECORD_TAGS, RECORD_REJECTED, *RECORD_OF.values())
+        for key in (RECORD_TAGS, RECORD_REJECTED, *RECORD_OF.values(), *CARRIED_OF.values())
     ),
 )
 
@@ -141,8 +150,12 @@ def plan_tag(
     for field in fields:
         user = _user_values(current, field)
         added = [v for v in _unique(options.values_for(field, tags)) if v not in user]
-        plan[field] = _or_delete(user + added)
+        carried = _carried(current, field) if field in CARRIED_OF and added and not user else []
+        carried = [v for v in carried if v not in added]
+        plan[field] = _or_delete(user + carried + added)
         plan[RECORD_OF[field]] = _or_delete(added)
+        if field in CARRIED_OF:
+            plan[CARRIED_OF[field]] = _or_delete(carried)
     plan[RECORD_TAGS] = _or_delete(_unique(tags))
     plan[RECORD_MODEL] = model_id or None
     if iptc and not current.get(IPTC_CHARSET):
@@ -173,11 +186,16 @@ def plan_untag(current: Mapping[str, object]) -> dict[str, FieldValue]:
     rejected = rejected_tags(current)
     plan: dict[str, FieldValue] = {RECORD_REJECTED: rejected} if rejected else {}
     for field, record in RECORD_OF.items():
+        carried_record = CARRIED_OF.get(field)
         ours = as_list(current.get(record))
+        if carried_record is not None:
+            ours += as_list(current.get(carried_record))
         if not ours:
             continue
         plan[field] = _or_delete(_user_values(current, field))
         plan[record] = None
+        if carried_record is not None and current.get(carried_record):
+            plan[carried_record] = None
     for record in (RECORD_TAGS, RECORD_MODEL):
         if current.get(record):
             plan[record] = None
@@ -195,8 +213,28 @@ def _other_iptc_left(current: Mapping[str, object], plan: Mapping[str, FieldValu
 
 
 def _user_values(current: Mapping[str, object], field: str) -> list[str]:
+    """The field's values that are the user's: not scened's own, nor its copies."""
     ours = set(as_list(current.get(RECORD_OF[field])))
+    if field in CARRIED_OF:
+        ours |= set(as_list(current.get(CARRIED_OF[field])))
     return [value for value in _unique(as_list(current.get(field))) if value not in ours]
+
+
+def _carried(current: Mapping[str, object], field: str) -> list[str]:
+    """The user's keywords from the fields digiKam reads after ``field``, in its form.
+
+    For ``TagsList``: the user's hierarchical keywords (``A|B`` → ``A/B``), then their
+    flat keywords that are not already a leaf of one; for ``hierarchicalSubject``: the
+    flat keywords, as top-level entries.
+    """
+    flat = _unique(_user_values(current, SUBJECT) + _user_values(current, IPTC_KEYWORDS))
+    if field == HIERARCHICAL:
+        return flat
+    hierarchical = _user_values(current, HIERARCHICAL)
+    leaves = {value.rsplit("|", 1)[-1] for value in hierarchical}
+    return _unique([v.replace("|", "/") for v in hierarchical] + [
+        keyword for keyword in flat if keyword not in leaves
+    ])  # fmt: skip
 
 
 def rejected_tags(current: Mapping[str, object]) -> list[str]:

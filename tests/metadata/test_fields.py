@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from scened.metadata.fields import (
+    CARRIED_OF,
     HIERARCHICAL,
     IPTC_CHARSET,
     IPTC_KEYWORDS,
@@ -45,8 +46,33 @@ def test_tagging_adds_after_user_keywords_and_records_only_new_values() -> None:
     assert after[SUBJECT] == ["Holiday", "Beach", "Sky"]
     assert after[RECORD_OF[SUBJECT]] == ["Sky"]  # the user's own "Beach" stays the user's
     assert after[HIERARCHICAL] == ["Trips|Holiday", "Scenes|Beach", "Scenes|Sky"]
-    assert after[TAGS_LIST] == ["Scenes/Beach", "Scenes/Sky"]
+    # digiKam reads TagsList alone once it exists: the user's keywords are carried in
+    assert after[TAGS_LIST] == ["Trips/Holiday", "Beach", "Scenes/Beach", "Scenes/Sky"]
+    assert after[CARRIED_OF[TAGS_LIST]] == ["Trips/Holiday", "Beach"]
     assert after[IPTC_KEYWORDS] == ["Holiday", "Beach", "Sky"]
+
+
+def test_flat_keywords_are_carried_into_a_hierarchy_scened_creates() -> None:
+    flat = {SUBJECT: ["Trip2026"]}
+    after = apply(flat, plan_tag(flat, ["Lake"], KeywordOptions(), "m1"))
+    assert after[HIERARCHICAL] == ["Trip2026", "Scenes|Lake"]
+    assert after[TAGS_LIST] == ["Trip2026", "Scenes/Lake"]
+    assert apply(after, plan_untag(after)) == flat
+
+
+def test_a_users_own_tags_list_is_left_as_theirs_and_nothing_is_carried() -> None:
+    mine = {SUBJECT: ["Oma"], TAGS_LIST: ["People/Oma"]}
+    after = apply(mine, plan_tag(mine, ["Portrait"], KeywordOptions(), "m1"))
+    assert after[TAGS_LIST] == ["People/Oma", "Scenes/Portrait"]
+    assert CARRIED_OF[TAGS_LIST] not in after
+
+
+def test_a_carried_keyword_the_user_drops_is_dropped_at_the_next_tag() -> None:
+    tagged = apply(USER, plan_tag(USER, ["Sky"], KeywordOptions(), "m1"))
+    tagged[SUBJECT] = [v for v in tagged[SUBJECT] if v != "Beach"]  # removed in Lightroom
+    tagged[IPTC_KEYWORDS] = [v for v in tagged[IPTC_KEYWORDS] if v != "Beach"]
+    again = apply(tagged, plan_tag(tagged, ["Sky"], KeywordOptions(), "m1"))
+    assert again[TAGS_LIST] == ["Trips/Holiday", "Scenes/Sky"]
 
 
 def test_retag_replaces_only_scened_values() -> None:
