@@ -92,6 +92,9 @@ class ModelConfig:
 class PipelineConfig:
     readers: int
     queue_size: int
+    #: A new or changed photo is read only once unchanged this long (None: the default
+    #: of the mode, see :func:`scened.daemon.service.settings_for`).
+    settle_seconds: float | None = None
 
 
 @dataclass(frozen=True)

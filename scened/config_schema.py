@@ -62,6 +62,7 @@ PIPELINE_SCHEMA: dict[str, Any] = {
     "properties": {
         "readers": {"type": "integer", "minimum": 1, "maximum": 64},
         "queue_size": {"type": "integer", "minimum": 1, "maximum": 4096},
+        "settle_seconds": {"type": "number", "minimum": 0, "maximum": 86400},
     },
 }
 

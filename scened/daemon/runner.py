@@ -34,6 +34,7 @@ from scened.daemon.jobs import Action, Job, RunSummary, describe, read_photo
 from scened.daemon.pipeline import Pipeline, Stages
 from scened.daemon.progress import Progress
 from scened.daemon.scan import FileEntry, Scanner
+from scened.daemon.settle import Settler
 from scened.daemon.state import PhotoRecord, StateDB
 from scened.errors import ScenedError
 from scened.imaging import load_for_model
@@ -57,6 +58,10 @@ class RunSettings:
     queue_size: int = 32
     dry_run: bool = False
     retry_failed: bool = False
+    #: New or changed photos are read once unchanged this long (0: at once).
+    settle_seconds: float = 0.0
+    #: Wait a while for unsettled photos (``--once``), or leave them for the next scan.
+    wait_to_settle: bool = True
 
 
 class LibraryRun:
@@ -114,12 +119,17 @@ class LibraryRun:
 
     def _scan_and_tag(self) -> None:
         scanner = Scanner(self.library.path, self.library.include, self.library.exclude)
+        settler = Settler(self.settings.settle_seconds, wait=self.settings.wait_to_settle)
         seen: set[bytes] = set()
 
         def jobs() -> Iterator[Job]:
             for entry in scanner:
-                seen.add(os.fsencode(entry.path))
-                yield Job(entry)
+                key = os.fsencode(entry.path)
+                seen.add(key)
+                known = self._known.get(key)
+                if (known is not None and known[:4] == entry.signature) or settler.settled(entry):
+                    yield Job(entry)
+            yield from (Job(entry) for entry in settler.drain(self._halt.is_set))
 
         run_id = None if self.settings.dry_run else self.state.start_run(
             self.library.name, self.model_id)  # fmt: skip
@@ -140,7 +150,7 @@ class LibraryRun:
             self._known = {}
         if self._state_error is not None:
             raise self._state_error
-        self.summary.skipped = list(scanner.problems)
+        self.summary.skipped = [*scanner.problems, *settler.left]
         self.summary.interrupted = self.stop.is_set()
         if not self.summary.interrupted:
             self._prune(seen, known, scanner.unreadable_dirs)

@@ -147,7 +147,7 @@ class Daemon:
         try:
             summary = run_library(
                 library, config=self.config, classifier=self.classifier, pm=self.pm,
-                settings=settings_for(self.config, dry_run=False), stop=self.stop,
+                settings=settings_for(self.config, dry_run=False, daemon=True), stop=self.stop,
                 notifier=self.notifier,
             )  # fmt: skip
         except Exception:

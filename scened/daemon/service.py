@@ -7,6 +7,7 @@ manager can be passed in (tests, or a daemon that keeps one model loaded).
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -42,13 +43,33 @@ def libraries_for(config: Config, paths: Sequence[Path]) -> list[LibraryConfig]:
     return list(config.libraries)
 
 
-def settings_for(config: Config, *, dry_run: bool, retry_failed: bool = False) -> RunSettings:
+#: The daemon reads a new or changed photo only once it has been unchanged this long.
+DAEMON_SETTLE_SECONDS = 60.0
+#: ``run --once`` at a terminal waits this long for photos just copied in.
+TERMINAL_SETTLE_SECONDS = 3.0
+
+
+def settings_for(
+    config: Config, *, dry_run: bool, retry_failed: bool = False, daemon: bool = False
+) -> RunSettings:
+    """How runs go: from ``[model]`` and ``[pipeline]``, and whether this is the daemon.
+
+    ``[pipeline] settle_seconds`` overrides the default settle time: a minute for the
+    daemon (an unsettled photo is simply left for its next scan), a few seconds for
+    ``run --once`` at a terminal (it waits), none for ``run --once`` from a script.
+    """
+    settle = config.pipeline.settle_seconds
+    if settle is None:
+        at_terminal = sys.stderr.isatty()
+        settle = DAEMON_SETTLE_SECONDS if daemon else TERMINAL_SETTLE_SECONDS * at_terminal
     return RunSettings(
         batch_size=config.model.batch_size,
         readers=config.pipeline.readers,
         queue_size=config.pipeline.queue_size,
         dry_run=dry_run,
         retry_failed=retry_failed,
+        settle_seconds=float(settle),
+        wait_to_settle=not daemon,
     )
 
 

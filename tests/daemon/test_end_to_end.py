@@ -89,6 +89,9 @@ def photos(tmp_path: Path, colour_model: Path) -> Path:
     (tmp_path / "config.toml").write_text(
         f'state_dir = "{tmp_path / "state"}"\n'
         f'[model]\npath = "{colour_model}"\nbatch_size = 4\n'
+        # photos copied in are read once unchanged for a second (the daemon's default is
+        # a minute): the first scans leave them, a later one tags them
+        "[pipeline]\nsettle_seconds = 1\n"
         f'[[libraries]]\nname = "family"\npath = "{lib}"\nschedule = {{interval = 1}}\n',
         encoding="utf-8",
     )
