@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import threading
 from pathlib import Path
@@ -32,10 +33,18 @@ from scened.plugins import get_plugin_manager
     is_flag=True,
     help="Retry photos that failed before even if they did not change.",
 )
+@click.option(
+    "--settle",
+    "settle_seconds",
+    type=click.FloatRange(min=0),
+    help="With --once: read a new or changed photo only once it has been still this many "
+    "seconds, waiting for it a bounded while (default: [pipeline] settle_seconds, else 3 "
+    "at a terminal and 0 from a script).",
+)
 @config_option
 def run(
     paths: tuple[Path, ...], once: bool, dry_run: bool, retry_failed: bool,
-    config_path: Path | None,
+    settle_seconds: float | None, config_path: Path | None,
 ) -> None:  # fmt: skip
     """Tag new and changed photos in PATHS (or in the configured libraries).
 
@@ -43,9 +52,9 @@ def run(
     scan each configured library on its schedule until SIGTERM (SIGHUP reloads).
     """
     if not once:
-        if paths or dry_run:
-            raise click.UsageError("folders and --dry-run go with --once; the daemon "
-                                   "scans the configured libraries")  # fmt: skip
+        if paths or dry_run or settle_seconds is not None:
+            raise click.UsageError("folders, --dry-run and --settle go with --once; the "
+                                   "daemon scans the configured libraries")  # fmt: skip
         raise SystemExit(Daemon(config_path).run())
     config = load_config(config_path)
     libraries = libraries_for(config, paths)
@@ -55,6 +64,8 @@ def run(
     pm = get_plugin_manager()
     classifier = classifier_from_config(config, pm)
     settings = settings_for(config, dry_run=dry_run, retry_failed=retry_failed)
+    if settle_seconds is not None:
+        settings = dataclasses.replace(settings, settle_seconds=settle_seconds)
     stop, interrupted = _stop_on_signals()
     summaries = []
     for library in libraries:

@@ -156,3 +156,28 @@ def test_leftover_temporary_copies_are_removed_and_fresh_ones_kept(library: Path
     assert "2 found" in result.output  # temporary copies are never taken for photos
     assert not stale.exists()
     assert fresh.exists()
+
+
+def test_settle_waits_for_photos_just_copied_in(
+    library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--settle: the photos were written a moment ago, so the run waits (on the test's
+    clock, which moves only when scened sleeps) before it reads them."""
+    import time
+
+    from scened.daemon import settle
+
+    start, slept = time.time(), [0.0]
+    monkeypatch.setattr(settle, "now", lambda: start + slept[0])
+    monkeypatch.setattr(settle, "sleep", lambda seconds: slept.__setitem__(0, slept[0] + seconds))
+    result = CliRunner().invoke(main, ["run", "--once", "--settle", "30", str(library)])
+    assert result.exit_code == 0, result.output
+    assert "2 tagged" in result.output and "skipped" not in result.output
+    assert 29 <= slept[0] <= 31  # one wait, as long as the settle time
+    assert keywords(library / "sunset.jpg") == ["Sunset"]
+
+
+def test_settle_goes_with_once() -> None:
+    result = CliRunner().invoke(main, ["run", "--settle", "5"])
+    assert result.exit_code == 2
+    assert "--settle go with --once" in result.output
