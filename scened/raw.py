@@ -27,37 +27,10 @@ import rawpy
 from PIL import Image, ImageOps
 
 from scened.errors import ImageError, ImageTooLargeError
+from scened.formats import Decoder, suffixes
 
-#: File name suffixes (lower case) of the RAW formats LibRaw decodes.
-RAW_SUFFIXES = frozenset(
-    {
-        ".3fr",  # Hasselblad
-        ".arw",  # Sony
-        ".cr2",  # Canon
-        ".cr3",  # Canon
-        ".crw",  # Canon (old)
-        ".dcr",  # Kodak
-        ".dng",  # Adobe Digital Negative (Leica, Pentax, Ricoh, phones...)
-        ".erf",  # Epson
-        ".iiq",  # Phase One
-        ".kdc",  # Kodak
-        ".mef",  # Mamiya
-        ".mos",  # Leaf
-        ".mrw",  # Minolta
-        ".nef",  # Nikon
-        ".nrw",  # Nikon (compacts)
-        ".orf",  # Olympus / OM System
-        ".pef",  # Pentax
-        ".raf",  # Fujifilm
-        ".raw",  # Panasonic, Leica
-        ".rw2",  # Panasonic
-        ".rwl",  # Leica
-        ".sr2",  # Sony
-        ".srf",  # Sony
-        ".srw",  # Samsung
-        ".x3f",  # Sigma
-    }
-)
+#: File name suffixes (lower case) of the RAW formats LibRaw decodes (the format table).
+RAW_SUFFIXES = suffixes(decoder=Decoder.RAW)
 
 #: ``sizes.flip`` (dcraw/LibRaw) -> the transpose that makes the stored image upright.
 _FLIP_TO_TRANSPOSE = {

@@ -12,11 +12,11 @@ from pathlib import Path
 import click
 
 from scened.errors import MetadataError, ScenedError
-from scened.metadata.formats import EMBEDDED, SIDECAR_ONLY, XMP_ONLY
+from scened.formats import SUFFIXES
 from scened.metadata.tagger import KeywordWriter
 
 #: Files that scened may have written keywords into or beside.
-PHOTO_SUFFIXES = EMBEDDED | XMP_ONLY | SIDECAR_ONLY
+PHOTO_SUFFIXES = SUFFIXES  # what scened scans, from the one format table
 
 
 @click.command("untag")

@@ -25,15 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scened.errors import ScenedError
+from scened.formats import SUFFIXES
 from scened.metadata.atomic import is_temporary_name
 
 log = logging.getLogger(__name__)
 
-EMBEDDED_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".dng", ".webp", ".heic", ".heif", ".avif"}
-)
-RAW_EXTENSIONS = frozenset({".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf", ".pef", ".srw"})
-SUPPORTED_EXTENSIONS = EMBEDDED_EXTENSIONS | RAW_EXTENSIONS
+#: Every suffix of the format table (:mod:`scened.formats`): what can be tagged is scanned.
+SUPPORTED_EXTENSIONS = SUFFIXES
 #: A temporary copy this old is no write in progress (any scened process) but a leftover.
 LEFTOVER_AGE_S = 15 * 60
 #: Folder names never entered (besides hidden ones): NAS thumbnail caches.

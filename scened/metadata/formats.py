@@ -6,15 +6,14 @@ import enum
 import stat
 from pathlib import Path
 
-#: Formats exiv2 writes XMP and IPTC into.
-EMBEDDED = frozenset({".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".dng"})
+from scened.formats import Keywords, suffixes
+
+#: Formats exiv2 writes XMP and IPTC into (from the one format table).
+EMBEDDED = suffixes(keywords=Keywords.EMBEDDED)
 #: Formats exiv2 writes XMP into but silently drops IPTC from.
-XMP_ONLY = frozenset({".webp"})
+XMP_ONLY = suffixes(keywords=Keywords.EMBEDDED_XMP)
 #: Camera RAW, whose makers' tools expect sidecars, and formats exiv2 cannot write.
-SIDECAR_ONLY = frozenset(
-    {".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf", ".pef", ".srw"}
-    | {".heic", ".heif", ".hif", ".avif"}
-)
+SIDECAR_ONLY = suffixes(keywords=Keywords.SIDECAR)
 
 #: A blank XMP packet, the start of a new sidecar.
 EMPTY_PACKET = (
