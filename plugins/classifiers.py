@@ -16,6 +16,7 @@ from scened.model.runtime import (
     BUNDLED_ROOT,
     Classifier,
     load_model_folder,
+    model_id_for,
     read_labels,
     read_metadata,
 )
@@ -32,6 +33,7 @@ def _spec(folder: Path) -> ClassifierSpec:
         labels=read_labels(folder),
         factory=load,
         description=str(meta.get("architecture", "")),
+        model_id=model_id_for(folder, folder / "model.tflite"),
     )
 
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import click
 
 from scened.cli.config_cmd import config_option
 from scened.config import Config, LibraryConfig, load_config
+from scened.daemon.decision import Verdict, verdict
 from scened.daemon.scan import Scanner
 from scened.daemon.state import StateDB
 from scened.errors import ScenedError
+from scened.model.registry import expected_model_id
+from scened.plugins import get_plugin_manager
 
 
 @click.command()
@@ -34,8 +38,9 @@ def status(paths: tuple[Path, ...], no_scan: bool, as_json: bool,
         libraries = [config.library_for(p) for p in paths] or _known_libraries(config, state)
         if not libraries:
             click.echo("no libraries configured and none run yet (scened run --once PATH)")
+        model_id = expected_model_id(get_plugin_manager(), config.model.path, config.model.name)
         for library in libraries:
-            report = _library_report(library, state, scan=not no_scan)
+            report = _library_report(library, state, scan=not no_scan, model_id=model_id)
             click.echo(json.dumps(report, ensure_ascii=False) if as_json else _text(report))
     finally:
         state.close()
@@ -51,15 +56,19 @@ def _known_libraries(config: Config, state: StateDB) -> list[LibraryConfig]:
     return libraries
 
 
-def _library_report(library: LibraryConfig, state: StateDB, *, scan: bool) -> dict[str, object]:
+def _library_report(
+    library: LibraryConfig, state: StateDB, *, scan: bool, model_id: str | None
+) -> dict[str, object]:
     stats = state.library_stats(library.name)
+    # a model whose id cannot be known without loading it: the last run's is assumed
+    model_id = model_id or stats.model_id or ""
     report: dict[str, object] = {
         "library": library.name,
         "path": str(library.path),
         "known": stats.known,
         "tagged": stats.tagged,
         "without_tag": stats.untagged,
-        "pending": _pending(library, state) if scan else None,
+        "pending": _pending(library, state, model_id) if scan else None,
         "failed": stats.failed,
         "last_run": stats.last_run,
         "last_run_interrupted": stats.last_run_interrupted,
@@ -68,17 +77,15 @@ def _library_report(library: LibraryConfig, state: StateDB, *, scan: bool) -> di
     return report
 
 
-def _pending(library: LibraryConfig, state: StateDB) -> int | str:
-    """Photos on disk with no record, or whose stat or policy changed since."""
+def _pending(library: LibraryConfig, state: StateDB, model_id: str) -> int | str:
+    """Photos ``scened run`` would work on: the same decision as the run's
+    (:func:`scened.daemon.decision.verdict`): new, changed, or another model or policy."""
     pending = 0
+    known = state.known(library.name, model_id, library.policy_key)
     try:
         for entry in Scanner(library.path, library.include, library.exclude):
-            record = state.get(entry.path)
-            if (
-                record is None
-                or record.signature != entry.signature
-                or (record.policy != library.policy_key)
-            ):
+            decided = verdict(known.get(os.fsencode(entry.path)), entry.signature)
+            if decided is Verdict.NEEDS_WORK:
                 pending += 1
     except ScenedError as exc:  # a missing library folder, reported in place of the count
         return f"unknown ({exc.message})"

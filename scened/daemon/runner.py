@@ -29,6 +29,7 @@ import numpy as np
 import pluggy
 
 from scened.config import LibraryConfig
+from scened.daemon.decision import Known, Verdict, verdict
 from scened.daemon.faults import HaltEvent, is_transient
 from scened.daemon.jobs import Action, Job, RunSummary, describe, read_photo
 from scened.daemon.pipeline import Pipeline, Stages
@@ -91,7 +92,7 @@ class LibraryRun:
         self.summary = RunSummary(library.name, dry_run=settings.dry_run)
         self._policy: Policy | None = None
         self._sinks: list[Sink] = []
-        self._known: dict[bytes, tuple[int, int, int, int, int, int]] = {}
+        self._known: dict[bytes, Known] = {}
 
     @property
     def model_id(self) -> str:
@@ -127,7 +128,9 @@ class LibraryRun:
                 key = os.fsencode(entry.path)
                 seen.add(key)
                 known = self._known.get(key)
-                if (known is not None and known[:4] == entry.signature) or settler.settled(entry):
+                if (known is not None and known.signature == entry.signature) or settler.settled(
+                    entry
+                ):
                     yield Job(entry)
             yield from (Job(entry) for entry in settler.drain(self._halt.is_set))
 
@@ -141,7 +144,7 @@ class LibraryRun:
             queue_size=self.settings.queue_size,
             stop=self._halt,
         )  # fmt: skip
-        known = self._known = self.state.signatures(
+        known = self._known = self.state.known(
             self.library.name, self.model_id, self.library.policy_key
         )
         try:
@@ -177,19 +180,20 @@ class LibraryRun:
     def prepare(self, job: Job) -> None:
         """Decide what ``job`` needs; read, hash and decode it when it needs the model."""
         previous = job.previous = self.state.get(job.path)
-        if previous is not None and self._is_current(previous, job.entry):
-            retry = previous.outcome == "failed" and self.settings.retry_failed
-            if not retry:
-                job.action = Action.UNCHANGED if previous.outcome == "tagged" else (
-                    Action.FAILED_BEFORE)  # fmt: skip
-                return
+        known = None if previous is None else previous.known(self.model_id,
+                                                             self.library.policy_key)  # fmt: skip
+        decided = verdict(known, job.entry.signature, retry_failed=self.settings.retry_failed)
+        if decided is not Verdict.NEEDS_WORK:
+            job.action = _ACTION_FOR[decided]
+            return
         job.digest, data = read_photo(job.path)
         if (
-            previous is not None
-            and previous.outcome == "tagged"
+            known is not None
+            and known.current
+            and known.tagged
+            and previous is not None
             and previous.content_hash == job.digest
-            and self._is_current(previous, None)
-        ):
+        ):  # only the stat changed (touched, copied back): same content, same tags
             job.action, job.tags = Action.TOUCHED, previous.tags
             return
         twin = self.state.find_by_hash(job.digest, self.model_id, self.library.policy_key)
@@ -206,24 +210,11 @@ class LibraryRun:
         of the state (no query per photo, no reader): same stat signature, model and
         policy as recorded.  Anything else goes on to :meth:`prepare`."""
         known = self._known.get(os.fsencode(job.path))
-        if known is None or known[:4] != job.entry.signature or not known[4]:
+        decided = verdict(known, job.entry.signature, retry_failed=self.settings.retry_failed)
+        if decided is Verdict.NEEDS_WORK:
             return False
-        if known[5]:  # tagged
-            job.action = Action.UNCHANGED
-            return True
-        if not self.settings.retry_failed:
-            job.action = Action.FAILED_BEFORE
-            return True
-        return False
-
-    def _is_current(self, record: PhotoRecord, entry: FileEntry | None) -> bool:
-        """Tagged by this model and policy (and, given ``entry``, with the same stat)."""
-        same_stat = entry is None or record.signature == entry.signature
-        return (
-            same_stat
-            and record.model_id == self.model_id
-            and record.policy == self.library.policy_key
-        )
+        job.action = _ACTION_FOR[decided]
+        return True
 
     # -- stage 2: batcher ----------------------------------------------------------------
 
@@ -364,6 +355,8 @@ class LibraryRun:
             except Exception:
                 log.warning("a sink failed to close", exc_info=True)
 
+
+_ACTION_FOR = {Verdict.UNCHANGED: Action.UNCHANGED, Verdict.FAILED_BEFORE: Action.FAILED_BEFORE}
 
 #: Fewer missing photos than this are ordinary deletions and moves, whatever their share.
 MASS_DISAPPEARANCE = 10

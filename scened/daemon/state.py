@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scened.daemon.decision import Known
 from scened.errors import ScenedError
 
 DB_NAME = "state.sqlite3"
@@ -87,6 +88,11 @@ class PhotoRecord:
     @property
     def signature(self) -> tuple[int, int, int, int]:
         return (self.device, self.inode, self.size, self.mtime_ns)
+
+    def known(self, model_id: str, policy: str) -> Known:
+        """This record as :func:`scened.daemon.decision.verdict` weighs it."""
+        current = self.model_id == model_id and self.policy == policy
+        return Known(self.signature, current, self.outcome == "tagged")
 
 
 @dataclass(frozen=True)
@@ -232,18 +238,19 @@ class StateDB:
                 values,
             )
 
-    def signatures(
-        self, library: str, model_id: str, policy: str
-    ) -> dict[bytes, tuple[int, int, int, int, int, int]]:
-        """Every photo of ``library`` in one query, by ``os.fsencode(path)``: its stat
-        signature, then 1/0 for "by this model and policy" and for "tagged" (what a
-        rescan compares each file with, without a query per file; ~35 MB a 100,000)."""
+    def known(self, library: str, model_id: str, policy: str) -> dict[bytes, Known]:
+        """Every photo of ``library`` in one query, by ``os.fsencode(path)``: what a scan
+        compares each file with (:func:`scened.daemon.decision.verdict`), without a
+        query per file."""
         rows = self._connection().execute(
             "SELECT path, device, inode, size, mtime_ns, "
             "model_id IS ? AND policy IS ?, outcome = 'tagged' FROM photos WHERE library = ?",
             (model_id, policy, library),
         )
-        return {row[0]: row[1:] for row in rows}
+        return {
+            path: Known((device, inode, size, mtime_ns), bool(current), bool(tagged))
+            for path, device, inode, size, mtime_ns, current, tagged in rows
+        }
 
     def paths(self, library: str) -> list[Path]:
         rows = (

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pluggy
 
 from scened.errors import ModelError, PluginError, ScenedError
-from scened.model.runtime import DEFAULT_CLASSIFIER, Classifier, Runtime
+from scened.model.runtime import DEFAULT_CLASSIFIER, Classifier, Runtime, model_id_for
 from scened.plugins import collect_registrations
 
 __all__ = ["DEFAULT_CLASSIFIER", "ClassifierOptions", "ClassifierSpec", "build_classifier"]
@@ -37,6 +38,9 @@ class ClassifierSpec:
     labels: tuple[str, ...]
     factory: Callable[[ClassifierOptions], Classifier]
     description: str = ""
+    #: The id the loaded model records with its tags, if known without loading it
+    #: (``scened status`` compares it with the state to count what a run would re-tag).
+    model_id: str = ""
 
 
 def registered_classifiers(pm: pluggy.PluginManager) -> dict[str, ClassifierSpec]:
@@ -68,3 +72,17 @@ def build_classifier(
     if tuple(classifier.classes) != spec.labels:
         raise ModelError(f"model {name!r} loaded with other labels than it registered")
     return classifier
+
+
+def expected_model_id(
+    pm: pluggy.PluginManager, model_dir: Path | None, name: str | None
+) -> str | None:
+    """The id the configured model will record, without loading it (None: not known)."""
+    if model_dir is not None:
+        model_file = model_dir / "model.tflite"
+        return model_id_for(model_dir, model_file) if model_file.is_file() else None
+    try:
+        spec = registered_classifiers(pm).get(name or DEFAULT_CLASSIFIER)
+    except ScenedError:
+        return None
+    return spec.model_id or None if spec is not None else None

@@ -39,6 +39,8 @@ def colour_classifier(no_user_config: None, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(
         run_module, "classifier_from_config", lambda config, pm=None: helpers.ColourClassifier()
     )
+    status_module = sys.modules["scened.cli.status"]  # the configured model is that one too
+    monkeypatch.setattr(status_module, "expected_model_id", lambda pm, path, name: "colour-1")
 
 
 @pytest.fixture
@@ -181,3 +183,14 @@ def test_settle_goes_with_once() -> None:
     result = CliRunner().invoke(main, ["run", "--settle", "5"])
     assert result.exit_code == 2
     assert "--settle go with --once" in result.output
+
+
+def test_status_counts_what_another_model_would_re_tag(
+    library: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One decision for run and status: a new model means every photo is pending."""
+    CliRunner().invoke(main, ["run", "--once", str(library)])
+    status_module = sys.modules["scened.cli.status"]
+    monkeypatch.setattr(status_module, "expected_model_id", lambda pm, path, name: "colour-2")
+    report = json.loads(CliRunner().invoke(main, ["status", "--json", str(library)]).output)
+    assert (report["tagged"], report["pending"]) == (2, 2)
