@@ -9,7 +9,10 @@ cannot be recorded).
 from __future__ import annotations
 
 import errno
+import os
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 #: errno values that say "not now" rather than "never": the file or its share went away
 #: for a while.  A photo failing with one is tried again at the next scan.
@@ -19,14 +22,39 @@ TRANSIENT_ERRNOS = frozenset({
 })  # fmt: skip
 
 
+def _errnos(error: BaseException | None) -> Iterator[int]:
+    """The errno of ``error`` and of what it was raised from, nearest first."""
+    for _ in range(8):
+        if error is None:
+            return
+        if isinstance(error, OSError) and error.errno is not None:
+            yield error.errno
+        error = error.__cause__ or error.__context__
+
+
 def is_transient(error: BaseException | None) -> bool:
     """Whether ``error`` or what it was raised from is an OSError worth retrying."""
-    seen = 0
-    while error is not None and seen < 8:
-        if isinstance(error, OSError) and error.errno in TRANSIENT_ERRNOS:
-            return True
-        error, seen = error.__cause__ or error.__context__, seen + 1
-    return False
+    return any(code in TRANSIENT_ERRNOS for code in _errnos(error))
+
+
+#: The one line a read-only library gets (a share mounted ``ro``, a full-disk remount).
+READ_ONLY = (
+    "{path} is on a read-only file system: no keyword can be written there, {what}; "
+    "remount it read-write (or use a json sink)"
+)
+
+
+def mounted_read_only(folder: Path) -> bool:
+    """Whether ``folder``'s file system is mounted read-only (known before any work)."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False  # a missing folder is reported by the scan
+
+
+def is_read_only(error: BaseException | None) -> bool:
+    """Whether ``error`` comes from a read-only file system (EROFS)."""
+    return errno.EROFS in _errnos(error)
 
 
 class HaltEvent(threading.Event):

@@ -30,7 +30,13 @@ import pluggy
 
 from scened.config import LibraryConfig
 from scened.daemon.decision import Known, Verdict, verdict
-from scened.daemon.faults import HaltEvent, is_transient
+from scened.daemon.faults import (
+    READ_ONLY,
+    HaltEvent,
+    is_read_only,
+    is_transient,
+    mounted_read_only,
+)
 from scened.daemon.jobs import Action, Job, RunSummary, describe, read_photo
 from scened.daemon.pipeline import Pipeline, Stages
 from scened.daemon.progress import Progress
@@ -89,6 +95,8 @@ class LibraryRun:
         #: Set by the first failed state write: no photo may be written unrecorded.
         self._halt = HaltEvent(self.stop)
         self._state_error: sqlite3.Error | None = None
+        #: Set by the first write refused by a read-only file system: one report, no more.
+        self._read_only: str | None = None
         self.summary = RunSummary(library.name, dry_run=settings.dry_run)
         self._policy: Policy | None = None
         self._sinks: list[Sink] = []
@@ -105,6 +113,11 @@ class LibraryRun:
                                         self.library.policy_options,
                                         classifier=self.classifier)  # fmt: skip
             self._sinks = build_sinks(self.pm, self.library.sinks)
+            if not self.settings.dry_run and mounted_read_only(self.library.path):
+                self.summary.error = READ_ONLY.format(
+                    path=self.library.path, what="so no photo was read"
+                )
+                return self.summary  # found before reading or classifying any photo
             self._scan_and_tag()
         except ScenedError as exc:
             self.summary.error = str(exc)
@@ -153,6 +166,8 @@ class LibraryRun:
             self._known = {}
         if self._state_error is not None:
             raise self._state_error
+        if self._read_only is not None:
+            self.summary.error = self._read_only
         self.summary.skipped = [*scanner.problems, *settler.left]
         self.summary.interrupted = self.stop.is_set()
         if not self.summary.interrupted:
@@ -244,7 +259,7 @@ class LibraryRun:
 
     def finish(self, job: Job) -> None:
         """Write, notify, record and count one photo."""
-        if self._state_error is not None:
+        if self._state_error is not None or self._read_only is not None:
             return  # left as it is for the next scan: nothing is written unrecorded
         self.summary.found += 1
         if job.action in (Action.CLASSIFY, Action.REUSE):
@@ -264,6 +279,11 @@ class LibraryRun:
         except Exception as exc:
             self.fail(job, exc)
             job.retry = True  # a sink may fail for a while (disk full, webhook down)
+            if is_read_only(exc) and self._read_only is None:  # once a library, not per photo
+                self._read_only = READ_ONLY.format(
+                    path=self.library.path, what="so the scan stopped"
+                )
+                self._halt.set()
             return
         if self.settings.dry_run:
             self.progress.note(f"would tag {job.path}: {', '.join(job.tags)}")

@@ -346,3 +346,37 @@ def test_a_photo_that_is_really_broken_is_not_retried_every_scan(
     (library / "broken.jpg").write_bytes(b"not a photo at all")
     assert run_once().failed == 1
     assert run_once().failed_before == 1
+
+
+def test_a_read_only_library_is_one_line_before_any_photo_is_read(
+    library: Path, run_once: Runner, classifier: ColourClassifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scened.daemon import faults
+
+    for i in range(5):
+        make_photo(library / f"p{i}.jpg", "red")
+    monkeypatch.setattr(runner_module, "mounted_read_only", lambda folder: folder == library)
+    summary = run_once()
+    assert summary.error == faults.READ_ONLY.format(path=library, what="so no photo was read")
+    assert (summary.found, summary.failed, classifier.images_seen) == (0, 0, 0)
+    assert run_once(dry_run=True).ok  # a dry run writes nothing: it may look
+
+
+def test_a_write_refused_as_read_only_stops_the_scan_with_one_line(
+    library: Path, run_once: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file system that turns read-only during the scan (ext4 after an I/O error)."""
+    from scened.daemon import faults
+    from scened.metadata import atomic
+
+    for i in range(40):
+        make_photo(library / f"p{i:02}.jpg", "red")
+
+    def read_only(target: Path) -> Path:
+        raise OSError(errno.EROFS, "Read-only file system", str(target.parent))
+
+    monkeypatch.setattr(atomic, "_temporary_beside", read_only)
+    summary = run_once(sinks=[{"type": "xmp"}])
+
+    assert summary.error == faults.READ_ONLY.format(path=library, what="so the scan stopped")
+    assert summary.failed == 1  # the first photo says why; no other is tried
