@@ -7,7 +7,11 @@ exiv2 cannot write safely, and for photos the user marked read-only.
 Options: ``root`` (hierarchy root, default ``Scenes``), ``iptc`` (default true),
 ``sidecar_naming`` (``adobe``: photo.xmp, default; ``digikam``: photo.ext.xmp),
 ``read_only`` (``sidecar``, default: read-only photos get a sidecar; ``skip``:
-they get nothing; ``ignore``: written like any other, mode kept).
+they get nothing; ``ignore``: written like any other, mode kept), ``hard_links``
+(``skip``, default: a photo with several names is left unchanged with a clear
+message, since writing a new file would split the names and double the disk use of
+a deduplicated library; ``sidecar``: it gets a sidecar instead; ``split``: written
+like any other, each name then a file of its own).
 """
 
 from __future__ import annotations
@@ -44,10 +48,12 @@ class XmpSink:
         naming: SidecarNaming = SidecarNaming.ADOBE,
         read_only: str = "sidecar",
         writer: KeywordWriter | None = None,
+        hard_links: str = "skip",
     ) -> None:
         self.keywords = keywords
         self.naming = naming
         self.read_only = read_only
+        self.hard_links = hard_links
         self.writer = writer or KeywordWriter()
 
     def write(self, result: TagResult, *, dry_run: bool = False) -> None:
@@ -62,6 +68,15 @@ class XmpSink:
                 "use the sidecar sink for such files",
                 photo,
             )
+        links = photo.stat().st_nlink
+        if placement is not Placement.SIDECAR and links > 1 and self.hard_links != "split":
+            if self.hard_links == "skip":
+                raise MetadataError(
+                    f"has {links} names (hard links): a tagged copy would split them; left "
+                    'unchanged (xmp sink option hard_links = "sidecar" or "split")',
+                    photo,
+                )
+            placement = Placement.SIDECAR
         if placement is Placement.SIDECAR:
             sidecar = sidecar_for(photo, self.naming)
             self.writer.tag_sidecar(
@@ -86,11 +101,14 @@ class XmpSink:
 
 
 def xmp_sink(options: Mapping[str, Any]) -> Sink:
-    reader = OptionReader(options, ("root", "iptc", "sidecar_naming", "read_only"), "xmp sink")
+    reader = OptionReader(
+        options, ("root", "iptc", "sidecar_naming", "read_only", "hard_links"), "xmp sink"
+    )
     return XmpSink(
         keywords=keyword_options(reader),
         naming=sidecar_naming(reader, "sidecar_naming"),
         read_only=reader.choice("read_only", "sidecar", ("sidecar", "skip", "ignore")),
+        hard_links=reader.choice("hard_links", "skip", ("skip", "sidecar", "split")),
     )
 
 

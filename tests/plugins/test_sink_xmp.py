@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -154,3 +155,25 @@ def test_bad_options_name_the_key(
         xmp_sink(pm, **options)
     assert caught.value.key == key
     assert key in str(caught.value)
+
+
+def test_a_photo_with_several_names_is_never_split_silently(
+    tmp_path: Path, pm: ScenedPluginManager, oracle: ModuleType, make_result: MakeResult
+) -> None:
+    photo = oracle.make_photo(tmp_path / "IMG_1.jpg")
+    (tmp_path / "dedup").mkdir()
+    twin = tmp_path / "dedup" / "IMG_1.jpg"
+    os.link(photo, twin)
+    original = photo.read_bytes()
+
+    with pytest.raises(MetadataError, match=r"has 2 names \(hard links\)"):
+        xmp_sink(pm).write(make_result(photo))
+    assert photo.read_bytes() == original and photo.stat().st_nlink == 2
+
+    xmp_sink(pm, hard_links="sidecar").write(make_result(photo))
+    assert photo.read_bytes() == original and photo.stat().st_ino == twin.stat().st_ino
+    assert oracle.keyword_fields(tmp_path / "IMG_1.xmp")["subject"] == ["Beach", "Sky"]
+
+    xmp_sink(pm, hard_links="split").write(make_result(photo))
+    assert oracle.keyword_fields(photo)["subject"] == ["Beach", "Sky"]
+    assert twin.read_bytes() == original and photo.stat().st_nlink == 1
