@@ -7,14 +7,15 @@ fails to import or register is logged and skipped, never fatal.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from importlib.metadata import Distribution, EntryPoint, entry_points
 from typing import Any
 
 import pluggy
 
 from scened import hookspecs
-from scened.errors import PluginError
+from scened.errors import PluginError, ScenedError
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,27 @@ def collect_registrations(hook: pluggy.HookCaller, kind: str) -> dict[str, Any]:
 
     hook(register=register)
     return found
+
+
+def unknown_name(kind: str, name: str, registered: Iterable[str]) -> str:
+    """``unknown <kind> '<name>' (registered: a, b)``: the one wording for a bad name."""
+    known = ", ".join(sorted(registered)) or "none"
+    return f"unknown {kind} {name!r} (registered: {known})"
+
+
+@contextmanager
+def factory_bugs_reported(what: str) -> Iterator[None]:
+    """A plugin factory's own bug becomes one :class:`PluginError` line, not a traceback.
+
+    ``what`` says what failed (``policy 'x' could not be built``); scened's own
+    errors pass through unchanged.
+    """
+    try:
+        yield
+    except ScenedError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 
 def plugin_descriptions(pm: ScenedPluginManager) -> list[dict[str, object]]:

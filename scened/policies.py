@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from scened.classes import CLASSES
-from scened.errors import PluginError, ScenedError
-from scened.plugins import collect_registrations
+from scened.errors import PluginError
+from scened.plugins import collect_registrations, factory_bugs_reported, unknown_name
 from scened.types import Policy, PolicyContext, PolicyFactory
 
 if TYPE_CHECKING:  # the model runtime (numpy, litert) is not needed to read a config
@@ -39,19 +39,12 @@ def build_policy(
     """The policy ``name`` built with ``options``; a clear error for an unknown name."""
     factories = registered_policies(pm)
     if name not in factories:
-        known = ", ".join(sorted(factories)) or "none"
-        raise PluginError(f"unknown policy {name!r} (registered: {known})")
+        raise PluginError(unknown_name("policy", name, factories))
     factory = factories[name]
-    try:
+    with factory_bugs_reported(f"policy {name!r} could not be built"):
         if _takes_context(factory):
             return factory(options, context=policy_context(classifier, name))
         return factory(options)
-    except ScenedError:
-        raise
-    except Exception as exc:  # a third-party factory's bug is reported, not a traceback
-        raise PluginError(
-            f"policy {name!r} could not be built: {type(exc).__name__}: {exc}"
-        ) from exc
 
 
 def policy_context(classifier: Classifier | None, policy: str) -> PolicyContext:

@@ -15,8 +15,8 @@ from typing import Any
 
 import pluggy
 
-from scened.errors import ConfigError, PluginError, ScenedError
-from scened.plugins import collect_registrations
+from scened.errors import ConfigError
+from scened.plugins import collect_registrations, factory_bugs_reported, unknown_name
 from scened.types import Sink, SinkFactory
 
 
@@ -41,17 +41,11 @@ def _build_one(factories: Mapping[str, SinkFactory], spec: Mapping[str, Any], wh
     if not isinstance(kind, str):
         raise ConfigError("missing the sink's 'type'", key=f"{where}.type")
     if kind not in factories:
-        known = ", ".join(sorted(factories)) or "none"
-        raise ConfigError(f"unknown sink {kind!r} (registered: {known})", key=f"{where}.type")
+        raise ConfigError(unknown_name("sink", kind, factories), key=f"{where}.type")
     options = {key: value for key, value in spec.items() if key != "type"}
     try:
-        return factories[kind](options)
+        with factory_bugs_reported(f"{where}: sink {kind!r} could not be built"):
+            return factories[kind](options)
     except ConfigError as exc:
         key = f"{where}.{exc.key}" if exc.key else where
         raise ConfigError(exc.message, exc.path, key=key) from exc
-    except ScenedError:
-        raise
-    except Exception as exc:  # a third-party factory's bug is reported, not a traceback
-        raise PluginError(
-            f"{where}: sink {kind!r} could not be built: {type(exc).__name__}: {exc}"
-        ) from exc

@@ -17,7 +17,7 @@ import pluggy
 
 from scened.errors import ModelError, PluginError, ScenedError
 from scened.model.runtime import DEFAULT_CLASSIFIER, Classifier, Runtime, model_id_for
-from scened.plugins import collect_registrations
+from scened.plugins import collect_registrations, factory_bugs_reported, unknown_name
 
 __all__ = ["DEFAULT_CLASSIFIER", "ClassifierOptions", "ClassifierSpec", "build_classifier"]
 
@@ -58,17 +58,10 @@ def build_classifier(
     """Load the classifier registered as ``name``; one clear error when it is unknown."""
     specs = registered_classifiers(pm)
     if name not in specs:
-        known = ", ".join(sorted(specs)) or "none"
-        raise ModelError(f"unknown model name {name!r} (registered: {known})")
+        raise ModelError(unknown_name("model name", name, specs))
     spec = specs[name]
-    try:
+    with factory_bugs_reported(f"model {name!r} could not be loaded"):
         classifier = spec.factory(options or ClassifierOptions())
-    except ScenedError:
-        raise
-    except Exception as exc:  # a third-party factory's bug is one line, not a traceback
-        raise PluginError(
-            f"model {name!r} could not be loaded: {type(exc).__name__}: {exc}"
-        ) from exc
     if tuple(classifier.classes) != spec.labels:
         raise ModelError(f"model {name!r} loaded with other labels than it registered")
     return classifier
