@@ -127,17 +127,15 @@ def decode_rgb(
     its features through it), so a model is trained on exactly the pixels it sees.
     """
     path = source if isinstance(source, Path | str) else None
-    if path is not None and is_raw(path):  # camera RAW: LibRaw's preview, already upright
-        with open_raw_preview(path, max_pixels=max_pixels) as preview:
-            return to_rgb(preview).copy()
+    if path is not None and is_raw(path):  # camera RAW: LibRaw's preview, upright, in memory
+        return to_rgb(open_raw_preview(path, max_pixels=max_pixels))
     with open_image(source, max_pixels=max_pixels) as image:
         try:
             if use_draft and image.format == "JPEG":
                 _draft(image, size)
             image.load()
-            upright = ImageOps.exif_transpose(image)
-            rgb = to_rgb(upright)
-            return rgb if rgb is not image else rgb.copy()
+            # a new image (exif_transpose copies), so it outlives ``image`` being closed
+            return to_rgb(ImageOps.exif_transpose(image))
         except (ImageError, ValueError) as exc:
             if isinstance(exc, ImageError):
                 raise

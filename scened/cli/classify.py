@@ -7,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from scened.cli.model_options import load_model, model_options
+from scened.cli.model_options import load_model, model_options, policy_option
 from scened.errors import ScenedError
 from scened.imaging import load_for_model
 from scened.model import predict_images
 from scened.plugins import get_plugin_manager
-from scened.policies import WRITE_POLICY, build_policy
+from scened.policies import build_policy
 from scened.types import Prediction
 
 
@@ -20,13 +20,7 @@ from scened.types import Prediction
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @model_options
-@click.option(
-    "--policy",
-    "policy_name",
-    default=WRITE_POLICY,
-    show_default=True,
-    help="Tag policy used to choose the tags (default: the one scened run writes with).",
-)
+@policy_option("Tag policy used to choose the tags (default: the one scened run writes with).")
 def classify(
     images: tuple[Path, ...],
     as_json: bool,

@@ -17,7 +17,7 @@ import click
 import numpy as np
 from tqdm import tqdm
 
-from scened.cli.model_options import load_model, model_options
+from scened.cli.model_options import load_model, model_options, policy_option
 from scened.daemon.jobs import describe
 from scened.errors import ScenedError
 from scened.evaluation import (
@@ -35,7 +35,7 @@ from scened.evaluation import (
 from scened.imaging import load_for_model
 from scened.model import Classifier, predict_images
 from scened.plugins import get_plugin_manager
-from scened.policies import WRITE_POLICY, build_policy
+from scened.policies import build_policy
 from scened.types import Policy
 
 #: Photos decoded at once while the model works on a batch (Pillow releases the GIL).
@@ -47,13 +47,7 @@ TOP_CONFUSIONS = 10
 @click.command("eval")
 @click.argument("directory", metavar="DIR", type=click.Path(path_type=Path))
 @model_options
-@click.option(
-    "--policy",
-    "policy_name",
-    default=WRITE_POLICY,
-    show_default=True,
-    help="Tag policy whose tags are scored (default: the one scened run writes with).",
-)
+@policy_option("Tag policy whose tags are scored (default: the one scened run writes with).")
 @click.option(
     "--acceptable",
     "acceptable_file",

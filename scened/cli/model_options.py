@@ -1,4 +1,4 @@
-"""The options that choose a model, shared by every command that loads one.
+"""The options that choose a model and a policy, shared by every command that loads one.
 
 ``--model DIR`` (a model folder, e.g. a ``scened-train`` output), ``--model-name``
 (a registered model; ``scened plugins`` lists them) and ``--runtime``.  One
@@ -15,6 +15,7 @@ import click
 import pluggy
 
 from scened.model import Classifier, load_classifier
+from scened.policies import WRITE_POLICY
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +41,13 @@ def model_options(command: F) -> F:
     for decorator in reversed(decorators):
         command = decorator(command)
     return command
+
+
+def policy_option(help_text: str) -> Callable[[F], F]:
+    """``--policy NAME``: a registered policy, by default the one ``scened run`` writes with."""
+    return click.option(
+        "--policy", "policy_name", default=WRITE_POLICY, show_default=True, help=help_text
+    )
 
 
 def load_model(
