@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scened.daemon.decision import Known
 from scened.daemon.scan import FileEntry
 from scened.daemon.state import PhotoRecord
 from scened.errors import ScenedError
@@ -45,6 +46,8 @@ class Job:
     tags: tuple[str, ...] = ()
     error: str = ""
     retry: bool = False  # failed in a way that may pass next time: recorded without stat
+    #: What the state held of this photo when the run began (looked up once, in the feeder).
+    known: Known | None = None
 
     @property
     def path(self) -> Path:

@@ -144,7 +144,7 @@ class LibraryRun:
                 if (known is not None and known.signature == entry.signature) or settler.settled(
                     entry
                 ):
-                    yield Job(entry)
+                    yield Job(entry, known=known)
             yield from (Job(entry) for entry in settler.drain(self._halt.is_set))
 
         run_id = None if self.settings.dry_run else self.state.start_run(
@@ -224,8 +224,7 @@ class LibraryRun:
         """The common case of a rescan, settled in the feeder from the run's one query
         of the state (no query per photo, no reader): same stat signature, model and
         policy as recorded.  Anything else goes on to :meth:`prepare`."""
-        known = self._known.get(os.fsencode(job.path))
-        decided = verdict(known, job.entry.signature, retry_failed=self.settings.retry_failed)
+        decided = verdict(job.known, job.entry.signature, retry_failed=self.settings.retry_failed)
         if decided is Verdict.NEEDS_WORK:
             return False
         job.action = _ACTION_FOR[decided]
