@@ -20,6 +20,7 @@ from scened.model.fusion import Fusion
 from scened.model.imagenet_map import load_mapping
 
 from .export import sha256_of
+from .selection import precision_writes
 
 SHIPPED = (
     "model.tflite", "labels.txt", "head.npz", "imagenet_scenes.tsv", "model.json",
@@ -89,16 +90,15 @@ def scored_by_eval(model_dir: Path, meta: dict[str, Any]) -> EvalReport | None:
         labels, files = data["labels"], data["files"]
     policy = meta["policies"]["precision"]
     per_class = policy.get("class_thresholds", {})
+    first = np.array([per_class.get(c, policy["min_probability"]) for c in classes])
+    order, write1, write2 = precision_writes(fused, first, policy["second_probability"])
     records = []
-    for row, label, name in zip(fused, labels, files, strict=True):
-        order = np.argsort(-row)[:3]
-        top = tuple((classes[i], float(row[i])) for i in order)
-        tags: list[str] = []
-        if top[0][1] >= per_class.get(top[0][0], policy["min_probability"]):
-            tags.append(top[0][0])
-            if top[1][1] >= policy["second_probability"]:
-                tags.append(top[1][0])
-        records.append(PhotoRecord(str(name), classes[label], frozenset(), top, tuple(tags)))
+    for i, (row, label, name) in enumerate(zip(fused, labels, files, strict=True)):
+        top = tuple((classes[k], float(row[k])) for k in np.argsort(-row)[:3])
+        tags = tuple(
+            classes[k] for k, on in zip(order[i], (write1[i], write2[i]), strict=True) if on
+        )
+        records.append(PhotoRecord(str(name), classes[label], frozenset(), top, tags))
     return build_report(records, model_id=meta["id"], policy="precision")
 
 

@@ -164,22 +164,31 @@ class TagOutcome:
         }
 
 
+def precision_writes(
+    probabilities: np.ndarray, first: float | np.ndarray, second: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the precision policy writes, for every photo at once.
+
+    Returns the two most probable classes per photo and whether each is written: the
+    top class if ``p1 >= first`` (one threshold, or one per class indexed by the top
+    class), the second only with it and if ``p2 >= second``.
+    """
+    order = np.argsort(-probabilities, axis=1)[:, :2]
+    rows = np.arange(len(probabilities))
+    p1, p2 = probabilities[rows, order[:, 0]], probabilities[rows, order[:, 1]]
+    thresholds = first[order[:, 0]] if isinstance(first, np.ndarray) else first
+    write1 = p1 >= thresholds
+    return order, write1, write1 & (p2 >= second)
+
+
 def tag_outcome(
     probabilities: np.ndarray,
     labels: np.ndarray,
     first: float | np.ndarray,
     second: float,
 ) -> TagOutcome:
-    """What the precision policy writes: top class if ``p1 >= first``, next if ``p2 >= second``.
-
-    ``first`` may be one threshold per class (indexed by the top class).
-    """
-    order = np.argsort(-probabilities, axis=1)[:, :2]
-    rows = np.arange(len(labels))
-    p1, p2 = probabilities[rows, order[:, 0]], probabilities[rows, order[:, 1]]
-    thresholds = first[order[:, 0]] if isinstance(first, np.ndarray) else first
-    write1 = p1 >= thresholds
-    write2 = write1 & (p2 >= second)
+    """How many photos and tags the precision policy writes, and how many are right."""
+    order, write1, write2 = precision_writes(probabilities, first, second)
     right1 = order[:, 0] == labels
     right2 = order[:, 1] == labels
     correct = int((write1 & right1).sum() + (write2 & right2).sum())
