@@ -201,8 +201,30 @@ def _swap_in(temporary: Path, target: Path, before: os.stat_result, path: Path) 
         return
     swapped_out = temporary.stat()  # what was at target an instant ago
     if not _same_file(swapped_out, before):
-        _renameat2(temporary, target, _RENAME_EXCHANGE)  # give the other program its file back
+        _give_back(temporary, target, path)
         raise MetadataError(_CHANGED, path)
+
+
+def _give_back(theirs: Path, target: Path, path: Path) -> None:
+    """Put the other program's file (now at ``theirs``) back at ``target``.
+
+    ``theirs`` is deleted by the caller afterwards, so it must never still hold
+    their file when this returns: if ``target`` vanished meanwhile theirs simply goes
+    back; if even that fails, theirs is kept under a name that says so.
+    """
+    try:
+        _renameat2(theirs, target, _RENAME_EXCHANGE)
+        return
+    except FileNotFoundError:
+        theirs.replace(target)
+        return
+    except OSError:
+        kept = target.with_name(f"{target.name}.kept-by-scened")
+        theirs.replace(kept)
+        raise MetadataError(
+            "changed by something else while being tagged, and their version could not be "
+            f"put back: it is kept as {kept.name} beside the photo", path,
+        ) from None  # fmt: skip
 
 
 def _create(temporary: Path, target: Path, path: Path) -> None:

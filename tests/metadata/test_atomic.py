@@ -222,3 +222,34 @@ def test_an_attribute_that_cannot_be_kept_leaves_the_photo_unchanged(
     assert photo.read_bytes() == original
     assert os.getxattr(photo, "user.xdg.tags") == b"mine"
     assert _only(tmp_path) == ["shared.jpg"]
+
+
+@pytest.mark.parametrize("failure", ["vanished", "refused"])
+def test_the_other_programs_file_survives_a_failed_swap_back(
+    tmp_path: Path, writer: KeywordWriter, oracle: ModuleType, monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+) -> None:  # fmt: skip
+    """The exchange went through, the file was theirs, and putting it back fails."""
+    photo = oracle.make_photo(tmp_path / "shared.jpg")
+    real = atomic._renameat2
+    calls: list[int] = []
+
+    def exchange_then_fail(source: Path, target: Path, flags: int) -> bool:
+        calls.append(flags)
+        if len(calls) == 1:
+            return real(source, target, flags)
+        if failure == "vanished":  # the photo was deleted in the meantime
+            target.unlink()
+            raise FileNotFoundError(2, "No such file or directory", str(target))
+        raise OSError(5, "Input/output error", str(target))
+
+    monkeypatch.setattr(atomic, "_renameat2", exchange_then_fail)
+    monkeypatch.setattr(atomic, "BEFORE_SWAP", [lambda path: _in_place_edit(photo)])
+    with pytest.raises(MetadataError, match="changed by something else") as caught:
+        writer.tag_file(photo, ["Beach"], KeywordOptions(), model_id="m1")
+
+    theirs = photo if failure == "vanished" else tmp_path / "shared.jpg.kept-by-scened"
+    assert oracle.keyword_fields(theirs)["subject"] == ["Edited"]  # never deleted
+    if failure == "refused":
+        assert "kept as shared.jpg.kept-by-scened beside the photo" in caught.value.message
+    assert not [p for p in tmp_path.iterdir() if atomic.is_temporary_name(p.name)]
