@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from scened.model.fusion import softmax
 from scened_training.data import Sample
@@ -132,3 +133,37 @@ def test_reliable_classes_get_lower_thresholds_and_unreliable_ones_higher() -> N
     assert per_class["C"] == 1.0  # C is wrong half the time at any confidence: never written
     assert chosen["tag_precision"] >= 0.9
     assert chosen["tag_hit_rate"] >= chosen["global_only"]["tag_hit_rate"]
+
+
+def test_training_tags_exactly_as_the_shipped_policies_do() -> None:
+    """The rules live twice (vectorised for training, per photo in the plugins): they agree."""
+    from scened.classes import CLASSES
+    from scened.types import PolicyContext, Prediction
+    from scened_plugins.policies import DefaultPolicy, precision_policy
+    from scened_training.evaluate import spec_policy_outcome
+    from scened_training.selection import precision_writes
+
+    rng = np.random.default_rng(5)
+    probabilities = softmax(rng.normal(size=(400, len(CLASSES))) * rng.uniform(0.5, 6, (400, 1)))
+    labels = rng.integers(0, len(CLASSES), 400)
+    thresholds = {"Cat": 0.3, "Dog": 1.0}
+    first = np.array([thresholds.get(c, 0.5) for c in CLASSES])
+    order, write1, write2 = precision_writes(probabilities, first, 0.3)
+    policy = precision_policy(
+        {"min_probability": 0.5, "second_probability": 0.3, "class_thresholds": thresholds},
+        PolicyContext(labels=CLASSES),
+    )
+    spec = DefaultPolicy()
+    spec_tags = spec_correct = spec_unknown = 0
+    for i, row in enumerate(probabilities):
+        prediction = Prediction(tuple(float(p) for p in row), CLASSES, "m")
+        expected = [CLASSES[k] for k, on in zip(order[i], (write1[i], write2[i]), strict=True)
+                    if on]  # fmt: skip
+        assert policy.choose(prediction) == expected
+        chosen = spec.choose(prediction)
+        spec_tags += len(chosen)
+        spec_correct += CLASSES[labels[i]] in chosen
+        spec_unknown += chosen == ["Unknown"]
+    outcome = spec_policy_outcome(probabilities, labels)
+    assert outcome["tag_precision"] == pytest.approx(spec_correct / spec_tags)
+    assert outcome["unknown_share"] == pytest.approx(spec_unknown / 400)
