@@ -86,8 +86,9 @@ class XmpSink:
             log.info("%s is read-only: not tagged", photo)
         else:
             self.writer.tag_file(
-                photo, result.tags, self.keywords, model_id=model_id, dry_run=dry_run
-            )
+                photo, result.tags, self.keywords, model_id=model_id, dry_run=dry_run,
+                expect=result.read_signature,
+            )  # fmt: skip
 
     def _placement(self, photo: Path) -> Placement:
         respect = self.read_only == "sidecar"

@@ -69,3 +69,11 @@ class MetadataError(ScenedError):
 
 class PluginError(ScenedError):
     """A plugin, sink or policy is unknown or misbehaved."""
+
+
+class PhotoBusyError(MetadataError):
+    """Another program is writing the photo, or changed it since scened read it.
+
+    Not a failure of the photo: it is left exactly as the other program made it and
+    looked at again by the next scan.
+    """

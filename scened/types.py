@@ -33,6 +33,9 @@ class TagResult:
     policy: str
     library: str = "default"
     tagged_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: The photo's (device, inode, size, mtime_ns) when its pixels were read: a sink
+    #: that rewrites the photo leaves it alone if it has changed since.
+    read_signature: tuple[int, int, int, int] | None = None
 
 
 class Policy(Protocol):

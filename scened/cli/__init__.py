@@ -17,6 +17,7 @@ from scened.cli.run import run
 from scened.cli.serve import serve
 from scened.cli.status import status
 from scened.cli.untag import untag
+from scened.metadata.lease import ignore_lease_breaks
 
 
 @click.group(cls=ScenedGroup)
@@ -30,6 +31,7 @@ def main(verbose: int) -> None:
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    ignore_lease_breaks()  # before any worker thread: see scened.metadata.lease
 
 
 main.add_command(classify)

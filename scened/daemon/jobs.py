@@ -14,6 +14,7 @@ from scened.daemon.decision import Known
 from scened.daemon.scan import FileEntry
 from scened.daemon.state import PhotoRecord
 from scened.errors import ScenedError
+from scened.metadata.lease import check_not_open_for_writing
 from scened.types import Prediction
 
 HASH_CHUNK = 1 << 20
@@ -31,6 +32,8 @@ class Action:
     REUSE = "reuse"  # same content already tagged elsewhere (moved/copied): no model
     CLASSIFY = "classify"
     FAILED = "failed"
+    #: Another program was writing it or changed it meanwhile: untouched, for the next scan.
+    LEFT = "left"
 
 
 @dataclass
@@ -111,7 +114,8 @@ class RunSummary:
 def read_photo(path: Path) -> tuple[str, bytes | None]:
     """The file's SHA-256 digest and, when small enough, its bytes (to decode without a
     second read).  Opened non-blocking and checked to be a regular file, so a FIFO
-    swapped in after the scan cannot hang the reader."""
+    swapped in after the scan cannot hang the reader; a file another program still
+    has open for writing is left for the next scan (:mod:`scened.metadata.lease`)."""
     digest = hashlib.sha256()  # hardware-accelerated: about twice blake2b's speed here
     chunks: list[bytes] | None = []
     try:
@@ -119,6 +123,7 @@ def read_photo(path: Path) -> tuple[str, bytes | None]:
         with os.fdopen(fd, "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 raise ScenedError("not a regular file", path)
+            check_not_open_for_writing(handle.fileno(), path)
             while chunk := handle.read(HASH_CHUNK):
                 digest.update(chunk)
                 if chunks is not None:

@@ -43,7 +43,7 @@ from scened.daemon.progress import Progress
 from scened.daemon.scan import FileEntry, Scanner
 from scened.daemon.settle import Settler
 from scened.daemon.state import PhotoRecord, StateDB
-from scened.errors import ScenedError
+from scened.errors import PhotoBusyError, ScenedError
 from scened.imaging import load_for_model
 from scened.model.runtime import Classifier, predict_images
 from scened.policies import build_policy
@@ -168,7 +168,7 @@ class LibraryRun:
             raise self._state_error
         if self._read_only is not None:
             self.summary.error = self._read_only
-        self.summary.skipped = [*scanner.problems, *settler.left]
+        self.summary.skipped[:0] = [*scanner.problems, *settler.left]
         self.summary.interrupted = self.stop.is_set()
         if not self.summary.interrupted:
             self._prune(seen, known, scanner.unreadable_dirs)
@@ -247,6 +247,9 @@ class LibraryRun:
     # -- stage 3: finish (calling thread) ----------------------------------------------
 
     def fail(self, job: Job, error: Exception) -> None:
+        if isinstance(error, PhotoBusyError):  # not the photo's fault: looked at next scan
+            job.action, job.error, job.pixels = Action.LEFT, error.message, None
+            return
         if isinstance(error, sqlite3.Error):  # not the photo's fault: stop the whole scan
             self._state_error = self._state_error or error
             self._halt.set()
@@ -270,7 +273,7 @@ class LibraryRun:
     def _tag(self, job: Job) -> None:
         assert job.prediction is not None
         result = TagResult(job.path, job.tags, job.prediction, self.library.policy_name,
-                           self.library.name)  # fmt: skip
+                           self.library.name, read_signature=job.entry.signature)  # fmt: skip
         try:
             for sink in self._sinks:
                 sink.write(result, dry_run=self.settings.dry_run)
@@ -329,6 +332,8 @@ class LibraryRun:
             summary.unchanged += 1
         elif action == Action.FAILED_BEFORE:
             summary.failed_before += 1
+        elif action == Action.LEFT:
+            summary.skipped.append((job.path, job.error))
         elif action == Action.FAILED:
             summary.failed += 1
             summary.failures.append((job.path, job.error))

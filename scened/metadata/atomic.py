@@ -13,6 +13,12 @@ one that was read (inode, size, mtime), and if it is not, the two are swapped
 back and the photo is left as the other program wrote it.  Where the file system
 cannot exchange (some network file systems), a final check (inode, size, mtime,
 ctime) comes right before a plain rename, after the fsync.
+
+From the copy to the swap scened holds a read lease on the photo where the kernel
+grants one (:mod:`scened.metadata.lease`): a program that has it open for writing,
+or opens it so while scened works, makes scened abandon the photo, even when it
+writes in place without changing the size or the mtime yet.  Every such case is a
+:class:`~scened.errors.PhotoBusyError`: left as it is, for the next scan.
 """
 
 from __future__ import annotations
@@ -23,37 +29,75 @@ import ctypes.util
 import errno
 import functools
 import os
-import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from scened.errors import MetadataError, ScenedError
+from scened.errors import MetadataError, PhotoBusyError, ScenedError
+from scened.metadata.lease import ReadLease, open_for_reading
 
 #: ``edit(temporary_path) -> changed``: returns False when there is nothing to write.
 Edit = Callable[[Path], bool]
 
 
+#: A file's identity and state as scened read it: (device, inode, size, mtime_ns).
+Signature = tuple[int, int, int, int]
+
+
 def replace_atomically(
-    path: Path, edit: Edit, *, initial: bytes | None = None, like: Path | None = None
+    path: Path,
+    edit: Edit,
+    *,
+    initial: bytes | None = None,
+    like: Path | None = None,
+    expect: Signature | None = None,
 ) -> bool:
     """Run ``edit`` on a copy of ``path`` (or on a new file holding ``initial``).
 
     Returns whether ``path`` was replaced.  With ``initial`` a missing file is
     created, owned like the file ``like`` (the photo a sidecar belongs to) and
     readable by the same people, writable by its owner.  Symbolic links are
-    followed, so the link stays a link to the edited file.
+    followed, so the link stays a link to the edited file.  With ``expect`` (the
+    signature of the file when its pixels were read and classified) a file that
+    changed since is left alone.
     """
     target = Path(os.path.realpath(path))
-    before = _stat_or_none(target)
-    if before is None and initial is None:
-        raise MetadataError("file not found", path)
+    try:
+        source = open_for_reading(target)
+    except FileNotFoundError:
+        if initial is None:
+            raise MetadataError("file not found", path) from None
+        return _replace(target, None, None, edit, initial, like, path)
+    except OSError as exc:
+        raise MetadataError(f"cannot read: {exc.strerror or exc}", path) from exc
+    try:
+        before = os.fstat(source)
+        if not stat.S_ISREG(before.st_mode):
+            raise MetadataError("not a regular file", path)
+        if expect is not None and _signature(before) != expect:
+            raise PhotoBusyError(_CHANGED_SINCE_READ, path)
+        with ReadLease(source, path) as lease:
+            return _replace(target, before, (source, lease), edit, initial, like, path)
+    finally:
+        os.close(source)
+
+
+def _replace(
+    target: Path,
+    before: os.stat_result | None,
+    source: tuple[int, ReadLease] | None,
+    edit: Edit,
+    initial: bytes | None,
+    like: Path | None,
+    path: Path,
+) -> bool:
     try:
         temporary = _temporary_beside(target)
     except OSError as exc:
         raise MetadataError(f"cannot write in its folder: {exc.strerror or exc}", path) from exc
     try:
-        _fill(temporary, target if before is not None else None, initial)
+        _fill(temporary, source[0] if source is not None else None, initial)
         if not edit(temporary):
             return False
         if before is not None:
@@ -63,10 +107,10 @@ def replace_atomically(
             model = like.stat()
             _copy_ownership(temporary, (model.st_mode & 0o666) | 0o200, model, path)
         _fsync_file(temporary)
-        if before is None:
+        if before is None or source is None:
             _create(temporary, target, path)
         else:
-            _swap_in(temporary, target, before, path)
+            _swap_in(temporary, target, before, source[1], path)
         _fsync_directory(target.parent)
         return True
     except ScenedError:
@@ -96,19 +140,22 @@ def _temporary_beside(target: Path) -> Path:
     return Path(name)
 
 
-def _fill(temporary: Path, original: Path | None, initial: bytes | None) -> None:
+def _fill(temporary: Path, original: int | None, initial: bytes | None) -> None:
+    """Copy the photo from the descriptor the lease is on (not by name: the same file)."""
     if original is not None:
-        with original.open("rb") as src, temporary.open("wb") as dst:
-            shutil.copyfileobj(src, dst)
+        with temporary.open("wb") as dst:
+            offset, size = 0, os.fstat(original).st_size
+            while offset < size:
+                sent = os.sendfile(dst.fileno(), original, offset, size - offset)
+                if sent == 0:
+                    break  # truncated meanwhile: the swap's check will notice
+                offset += sent
     elif initial is not None:
         temporary.write_bytes(initial)
 
 
-def _stat_or_none(path: Path) -> os.stat_result | None:
-    try:
-        return path.stat()
-    except FileNotFoundError:
-        return None
+def _signature(st: os.stat_result) -> Signature:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _copy_ownership(temporary: Path, mode: int, before: os.stat_result, path: Path) -> None:
@@ -151,11 +198,14 @@ def _copy_extended_attributes(source: Path, temporary: Path, path: Path) -> None
 
 #: Test hooks, called with the photo's path just before the swap (deterministic races).
 BEFORE_SWAP: list[Callable[[Path], None]] = []
+#: Test hooks, called with the photo's path right after the exchange, before its checks.
+AFTER_EXCHANGE: list[Callable[[Path], None]] = []
 
 _RENAME_EXCHANGE = 2
 _RENAME_NOREPLACE = 1
 _AT_FDCWD = -100
 _CHANGED = "changed by something else while being tagged; left as the other program wrote it"
+_CHANGED_SINCE_READ = "changed by something else since it was read; left as it is for the next scan"
 
 
 def _renameat2(source: Path, target: Path, flags: int) -> bool:
@@ -189,20 +239,30 @@ def _same_file(now: os.stat_result, before: os.stat_result) -> bool:
     )  # fmt: skip
 
 
-def _swap_in(temporary: Path, target: Path, before: os.stat_result, path: Path) -> None:
-    """Put ``temporary`` in ``target``'s place only if ``target`` is still the file read."""
+def _swap_in(
+    temporary: Path, target: Path, before: os.stat_result, lease: ReadLease, path: Path
+) -> None:
+    """Put ``temporary`` in ``target``'s place only if ``target`` is still the file read.
+
+    A writer that opened the photo just before the exchange is waiting for the lease
+    to be released (the kernel holds its ``open``): the photo is swapped back before
+    the lease goes, so its open lands on its file, not on a name scened deletes.
+    """
     now = target.stat()
     if not _same_file(now, before) or now.st_ctime_ns != before.st_ctime_ns:
-        raise MetadataError(_CHANGED, path)
+        raise PhotoBusyError(_CHANGED, path)
     for hook in BEFORE_SWAP:  # the narrowest window: after the check, before the exchange
         hook(path)
+    lease.check()
     if not _renameat2(temporary, target, _RENAME_EXCHANGE):
-        temporary.replace(target)  # no exchange here: the check above is the last word
+        temporary.replace(target)  # no exchange here: the checks above are the last word
         return
+    for hook in AFTER_EXCHANGE:
+        hook(path)
     swapped_out = temporary.stat()  # what was at target an instant ago
-    if not _same_file(swapped_out, before):
+    if not _same_file(swapped_out, before) or lease.broken():
         _give_back(temporary, target, path)
-        raise MetadataError(_CHANGED, path)
+        raise PhotoBusyError(_CHANGED, path)
 
 
 def _give_back(theirs: Path, target: Path, path: Path) -> None:
@@ -235,9 +295,9 @@ def _create(temporary: Path, target: Path, path: Path) -> None:
         if _renameat2(temporary, target, _RENAME_NOREPLACE):
             return
     except FileExistsError:
-        raise MetadataError(_CHANGED, path) from None
+        raise PhotoBusyError(_CHANGED, path) from None
     if target.exists():
-        raise MetadataError(_CHANGED, path)
+        raise PhotoBusyError(_CHANGED, path)
     temporary.replace(target)
 
 

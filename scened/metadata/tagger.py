@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from scened.errors import MetadataError
-from scened.metadata.atomic import replace_atomically
+from scened.metadata.atomic import Signature, replace_atomically
 from scened.metadata.client import MetadataWorker, shared_worker
 from scened.metadata.fields import (
     RECORD_OF,
@@ -57,14 +57,18 @@ class KeywordWriter:
         *,
         model_id: str = "",
         dry_run: bool = False,
+        expect: Signature | None = None,
     ) -> bool:
         """Merge ``tags`` into the metadata embedded in ``path``; whether it changed.
 
         IPTC is left out where exiv2 cannot write it (WebP), whatever ``options`` say.
+        With ``expect``, a photo whose signature is no longer that is left alone
+        (:class:`~scened.errors.PhotoBusyError`).
         """
         if path.suffix.lower() in XMP_ONLY:
             options = dataclasses.replace(options, iptc=False)
-        return self._apply(path, _tag_planner(tags, options, model_id), dry_run=dry_run)
+        planner = _tag_planner(tags, options, model_id)
+        return self._apply(path, planner, dry_run=dry_run, expect=expect)
 
     def tag_sidecar(
         self,
@@ -110,7 +114,9 @@ class KeywordWriter:
         changed.extend(s for s in existing_sidecars(photo) if self.untag(s, dry_run=dry_run))
         return changed
 
-    def _apply(self, path: Path, planner: Planner, *, dry_run: bool) -> bool:
+    def _apply(
+        self, path: Path, planner: Planner, *, dry_run: bool, expect: Signature | None = None
+    ) -> bool:
         if dry_run:
             current = self.worker.read(path)
             todo = _todo(path, current, planner)
@@ -118,7 +124,7 @@ class KeywordWriter:
                 log.info("dry run: would change %s: %s", path, sorted(todo))
             return bool(todo)
         editor = _Editor(self, planner, path)
-        if replace_atomically(path, editor):
+        if replace_atomically(path, editor, expect=expect):
             return True
         if editor.emptied_sidecar:  # nothing but scened's keywords was in it
             path.unlink()

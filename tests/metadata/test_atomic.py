@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from scened.errors import MetadataError
-from scened.metadata import atomic
+from scened.errors import MetadataError, PhotoBusyError
+from scened.metadata import atomic, lease
 from scened.metadata.fields import KeywordOptions
 from scened.metadata.tagger import KeywordWriter
 
@@ -55,7 +57,7 @@ def test_a_file_too_large_for_the_disk_quota_keeps_the_original(
     original = photo.read_bytes()
     real_fill = atomic._fill
 
-    def half_copy(temporary: Path, source: Path | None, initial: bytes | None) -> None:
+    def half_copy(temporary: Path, source: int | None, initial: bytes | None) -> None:
         real_fill(temporary, source, initial)
         with temporary.open("r+b") as handle:
             handle.truncate(len(original) // 2)
@@ -68,6 +70,27 @@ def test_a_file_too_large_for_the_disk_quota_keeps_the_original(
     assert _only(tmp_path) == ["big.png"]
 
 
+class _NoLease(lease.ReadLease):
+    """What a file system without leases (NFS, SMB clients) or a process without the
+    right to take one gets: the compare-and-swap checks alone."""
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self._fd, self._path, self.held = fd, path, False
+
+
+@pytest.fixture
+def without_lease(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(atomic, "ReadLease", _NoLease)
+
+
+def _start_writing(photo: Path) -> None:
+    """Another program opens the photo for writing (non-blocking: the kernel answers
+    EWOULDBLOCK at once while a read lease is held, and starts breaking it)."""
+    with pytest.raises(BlockingIOError):
+        os.close(os.open(photo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+@pytest.mark.usefixtures("without_lease")
 def test_a_photo_changed_meanwhile_is_not_overwritten(tmp_path: Path, oracle: ModuleType) -> None:
     photo = oracle.make_photo(tmp_path / "busy.jpg")
 
@@ -124,11 +147,13 @@ def _save_by_rename(photo: Path) -> None:
 
 @pytest.mark.parametrize("editor", [_in_place_edit, _save_by_rename], ids=["in-place", "rename"])
 @pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "no-exchange"])
+@pytest.mark.usefixtures("without_lease")
 def test_an_edit_in_the_last_instant_is_never_undone(
     tmp_path: Path, writer: KeywordWriter, oracle: ModuleType, monkeypatch: pytest.MonkeyPatch,
     editor: Callable[[Path], None], exchange: bool,
 ) -> None:  # fmt: skip
-    """Another program saves between scened's last check and its swap (a hook, not a sleep)."""
+    """Another program saves between scened's last check and its swap (a hook, not a
+    sleep), where no lease warns scened: the compare and swap alone keeps theirs."""
     photo = oracle.make_photo(tmp_path / "shared.jpg")
     if not exchange:  # a file system without renameat2(RENAME_EXCHANGE): the check decides
         monkeypatch.setattr(atomic, "_renameat2", lambda *args: False)
@@ -144,12 +169,91 @@ def test_an_edit_in_the_last_instant_is_never_undone(
     else:
         monkeypatch.setattr(atomic, "BEFORE_SWAP", [lambda path: editor(photo)])
 
-    with pytest.raises(MetadataError, match="changed by something else") as caught:
+    with pytest.raises(PhotoBusyError, match="changed by something else") as caught:
         writer.tag_file(photo, ["Beach"], KeywordOptions(), model_id="m1")
 
     assert caught.value.path == photo
     assert oracle.keyword_fields(photo)["subject"] == ["Edited"]  # theirs, not ours
     assert _only(tmp_path) == ["shared.jpg"]
+
+
+def test_a_program_saving_by_rename_under_a_lease_keeps_its_version(
+    tmp_path: Path, writer: KeywordWriter, oracle: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rename does not open the photo, so it breaks no lease: the exchange's check
+    finds their file swapped out and puts it back."""
+    photo = oracle.make_photo(tmp_path / "shared.jpg")
+    monkeypatch.setattr(atomic, "BEFORE_SWAP", [lambda path: _save_by_rename(photo)])
+    with pytest.raises(PhotoBusyError, match="changed by something else"):
+        writer.tag_file(photo, ["Beach"], KeywordOptions(), model_id="m1")
+    assert oracle.keyword_fields(photo)["subject"] == ["Edited"]
+    assert _only(tmp_path) == ["shared.jpg"]
+
+
+@pytest.mark.parametrize("moment", ["copy", "before-swap"])
+def test_a_program_opening_the_photo_for_writing_makes_scened_let_go(
+    tmp_path: Path, writer: KeywordWriter, oracle: ModuleType, monkeypatch: pytest.MonkeyPatch,
+    moment: str,
+) -> None:  # fmt: skip
+    """The read lease: an open for writing while scened works breaks it; scened abandons
+    the photo untouched, and the writer (held by the kernel meanwhile) goes on at once."""
+    photo = oracle.make_photo(tmp_path / "upload.jpg")
+    original = photo.read_bytes()
+    if moment == "copy":
+        real_fill = atomic._fill
+
+        def fill_then_writer(temporary: Path, source: int | None, initial: bytes | None) -> None:
+            real_fill(temporary, source, initial)
+            _start_writing(photo)
+
+        monkeypatch.setattr(atomic, "_fill", fill_then_writer)
+    else:
+        monkeypatch.setattr(atomic, "BEFORE_SWAP", [lambda path: _start_writing(photo)])
+
+    with pytest.raises(PhotoBusyError, match="opened it for writing while it was being tagged"):
+        writer.tag_file(photo, ["Beach"], KeywordOptions(), model_id="m1")
+
+    assert photo.read_bytes() == original
+    assert _only(tmp_path) == ["upload.jpg"]
+    _in_place_edit(photo)  # the lease is gone: the writer is not kept waiting
+    assert oracle.keyword_fields(photo)["subject"] == ["Edited"]
+
+
+def test_a_writer_blocked_by_the_lease_during_the_exchange_gets_its_own_file(
+    tmp_path: Path, writer: KeywordWriter, oracle: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The open that comes between scened's last check and the exchange: the kernel holds
+    it on the photo scened read; scened swaps that back before releasing the lease, so
+    the writer writes into the photo at its name, not into a file scened then deletes."""
+    photo = oracle.make_photo(tmp_path / "upload.jpg")
+    original = photo.read_bytes()
+    wrote: list[int] = []
+
+    def writer_thread() -> None:
+        fd = os.open(photo, os.O_WRONLY | os.O_APPEND)  # blocks until the lease is released
+        wrote.append(os.write(fd, b"their tail"))
+        os.close(fd)
+
+    thread = threading.Thread(target=writer_thread)
+    real_check = lease.ReadLease.check
+
+    def let_the_writer_in(self: lease.ReadLease) -> None:
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not self.broken():  # the writer is now waiting in the kernel
+            assert time.monotonic() < deadline, "the writer never reached the lease"
+            time.sleep(0.001)
+        # the race lost: this check ran an instant before the writer's open
+        monkeypatch.setattr(lease.ReadLease, "check", real_check)
+
+    monkeypatch.setattr(lease.ReadLease, "check", let_the_writer_in)
+    with pytest.raises(PhotoBusyError, match="changed by something else"):
+        writer.tag_file(photo, ["Beach"], KeywordOptions(), model_id="m1")
+    thread.join(timeout=10)
+
+    assert wrote == [len(b"their tail")]
+    assert photo.read_bytes() == original + b"their tail"
+    assert _only(tmp_path) == ["upload.jpg"]
 
 
 def test_the_exchange_is_used_and_a_clean_write_goes_through(
@@ -244,7 +348,7 @@ def test_the_other_programs_file_survives_a_failed_swap_back(
         raise OSError(5, "Input/output error", str(target))
 
     monkeypatch.setattr(atomic, "_renameat2", exchange_then_fail)
-    monkeypatch.setattr(atomic, "BEFORE_SWAP", [lambda path: _in_place_edit(photo)])
+    monkeypatch.setattr(atomic, "BEFORE_SWAP", [lambda path: _save_by_rename(photo)])
     with pytest.raises(MetadataError, match="changed by something else") as caught:
         writer.tag_file(photo, ["Beach"], KeywordOptions(), model_id="m1")
 
