@@ -17,7 +17,7 @@ from scened.hookspecs import RegisterSink
 from scened.metadata.fields import KeywordOptions
 from scened.metadata.formats import SidecarNaming, existing_sidecars, sidecar_for
 from scened.metadata.options import OptionReader, keyword_options, sidecar_naming
-from scened.metadata.tagger import KeywordWriter
+from scened.metadata.tagger import KeywordWriter, provenance_of
 from scened.types import Sink, TagResult
 
 
@@ -43,8 +43,8 @@ class SidecarSink:
             photo,
             result.tags,
             self.keywords,
-            model_id=result.prediction.model_id,
             dry_run=dry_run,
+            provenance=provenance_of(result),
         )
 
     def untag(self, path: Path, *, dry_run: bool = False) -> None:

@@ -33,7 +33,7 @@ from scened.metadata.formats import (
     sidecar_for,
 )
 from scened.metadata.options import OptionReader, keyword_options, sidecar_naming
-from scened.metadata.tagger import KeywordWriter
+from scened.metadata.tagger import KeywordWriter, provenance_of
 from scened.types import Sink, TagResult
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,6 @@ class XmpSink:
         if not photo.exists():
             raise MetadataError("photo not found", photo)
         placement = self._placement(photo)
-        model_id = result.prediction.model_id
         if placement is Placement.UNSUPPORTED:
             raise MetadataError(
                 f"cannot hold keywords ({photo.suffix or 'no extension'}); "
@@ -80,14 +79,15 @@ class XmpSink:
         if placement is Placement.SIDECAR:
             sidecar = sidecar_for(photo, self.naming)
             self.writer.tag_sidecar(
-                sidecar, photo, result.tags, self.keywords, model_id=model_id, dry_run=dry_run
-            )
+                sidecar, photo, result.tags, self.keywords, dry_run=dry_run,
+                provenance=provenance_of(result),
+            )  # fmt: skip
         elif self.read_only == "skip" and is_marked_read_only(photo):
             log.info("%s is read-only: not tagged", photo)
         else:
             self.writer.tag_file(
-                photo, result.tags, self.keywords, model_id=model_id, dry_run=dry_run,
-                expect=result.read_signature,
+                photo, result.tags, self.keywords, dry_run=dry_run,
+                expect=result.read_signature, provenance=provenance_of(result),
             )  # fmt: skip
 
     def _placement(self, photo: Path) -> Placement:

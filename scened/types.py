@@ -36,6 +36,10 @@ class TagResult:
     #: The photo's (device, inode, size, mtime_ns) when its pixels were read: a sink
     #: that rewrites the photo leaves it alone if it has changed since.
     read_signature: tuple[int, int, int, int] | None = None
+    #: A digest of the policy's name and options, recorded beside the tags.
+    policy_digest: str = ""
+    #: A digest of the pixels the model saw (recognises a later metadata-only edit).
+    pixels: str = ""
 
 
 class Policy(Protocol):

@@ -34,6 +34,10 @@ class Action:
     FAILED = "failed"
     #: Another program was writing it or changed it meanwhile: untouched, for the next scan.
     LEFT = "left"
+    #: Changed, but its pixels are those tagged (a keyword edit): re-recorded, not re-tagged.
+    EDITED = "edited"
+    #: Unknown to the state, but its own record says this model tagged these pixels.
+    RECOGNISED = "recognised"
 
 
 @dataclass
@@ -45,6 +49,8 @@ class Job:
     previous: PhotoRecord | None = None
     digest: str | None = None
     pixels: np.ndarray | None = None
+    #: A digest of ``pixels`` (:func:`scened.daemon.recognise.pixel_digest`).
+    pixel_digest: str | None = None
     prediction: Prediction | None = None
     tags: tuple[str, ...] = ()
     error: str = ""

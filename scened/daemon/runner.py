@@ -40,6 +40,7 @@ from scened.daemon.faults import (
 from scened.daemon.jobs import Action, Job, RunSummary, describe, read_photo
 from scened.daemon.pipeline import Pipeline, Stages
 from scened.daemon.progress import Progress
+from scened.daemon.recognise import pixel_digest, policy_digest, recorded_in_photo
 from scened.daemon.scan import FileEntry, Scanner
 from scened.daemon.settle import Settler
 from scened.daemon.state import PhotoRecord, StateDB
@@ -101,6 +102,7 @@ class LibraryRun:
         self._policy: Policy | None = None
         self._sinks: list[Sink] = []
         self._known: dict[bytes, Known] = {}
+        self._policy_digest = policy_digest(library.policy_key)
 
     @property
     def model_id(self) -> str:
@@ -210,15 +212,38 @@ class LibraryRun:
             and previous.content_hash == job.digest
         ):  # only the stat changed (touched, copied back): same content, same tags
             job.action, job.tags = Action.TOUCHED, previous.tags
+            job.pixel_digest = previous.pixel_digest
             return
         twin = self.state.find_by_hash(job.digest, self.model_id, self.library.policy_key)
         if twin is not None and twin.probabilities is not None:
-            job.action, job.tags = Action.REUSE, twin.tags
+            job.action, job.tags, job.pixel_digest = Action.REUSE, twin.tags, twin.pixel_digest
             job.prediction = Prediction(twin.probabilities, self.classifier.classes, self.model_id)
             return
         source = data if data is not None else job.path
         job.pixels = _load(source, job.path, self.classifier.input_size)
+        job.pixel_digest = pixel_digest(job.pixels)
+        if self._recognised(job, known, data):
+            job.pixels = None
+            return
         job.action = Action.CLASSIFY
+
+    def _recognised(self, job: Job, known: Known | None, data: bytes | None) -> bool:
+        """Whether ``job``'s pixels were already tagged by this model and policy
+        (:mod:`scened.daemon.recognise`): a metadata-only edit of a photo the state
+        knows, or a photo whose own record says so (a rebuilt state database)."""
+        previous = job.previous
+        if previous is not None and known is not None:
+            if known.current and known.tagged and previous.pixel_digest == job.pixel_digest:
+                job.action, job.tags = Action.EDITED, previous.tags
+                return True
+            return False
+        assert job.pixel_digest is not None
+        tags = recorded_in_photo(job.path, data, model_id=self.model_id,
+                                 policy=self._policy_digest, pixels=job.pixel_digest)  # fmt: skip
+        if tags is None:
+            return False
+        job.action, job.tags = Action.RECOGNISED, tags
+        return True
 
     def _known_unchanged(self, job: Job) -> bool:
         """The common case of a rescan, settled in the feeder from the run's one query
@@ -266,14 +291,16 @@ class LibraryRun:
         self.summary.found += 1
         if job.action in (Action.CLASSIFY, Action.REUSE):
             self._tag(job)
-        if job.action == Action.TOUCHED and not self.settings.dry_run:
+        if job.action in _RECORD_ONLY and not self.settings.dry_run:
             self._record(job, job.entry)
         self._count(job)
 
     def _tag(self, job: Job) -> None:
         assert job.prediction is not None
         result = TagResult(job.path, job.tags, job.prediction, self.library.policy_name,
-                           self.library.name, read_signature=job.entry.signature)  # fmt: skip
+                           self.library.name, read_signature=job.entry.signature,
+                           policy_digest=self._policy_digest,
+                           pixels=job.pixel_digest or "")  # fmt: skip
         try:
             for sink in self._sinks:
                 sink.write(result, dry_run=self.settings.dry_run)
@@ -314,7 +341,7 @@ class LibraryRun:
             model_id=self.model_id, policy=self.library.policy_key,
             probabilities=probabilities, tags=job.tags,
             outcome="failed" if job.action == Action.FAILED else "tagged",
-            error=job.error or None,
+            error=job.error or None, pixel_digest=job.pixel_digest,
         )  # fmt: skip
 
     def _notify_plugins(self, job: Job) -> None:
@@ -328,7 +355,7 @@ class LibraryRun:
 
     def _count(self, job: Job) -> None:
         summary, action = self.summary, job.action
-        if action in (Action.UNCHANGED, Action.TOUCHED):
+        if action in (Action.UNCHANGED, *_RECORD_ONLY):
             summary.unchanged += 1
         elif action == Action.FAILED_BEFORE:
             summary.failed_before += 1
@@ -381,6 +408,8 @@ class LibraryRun:
 
 
 _ACTION_FOR = {Verdict.UNCHANGED: Action.UNCHANGED, Verdict.FAILED_BEFORE: Action.FAILED_BEFORE}
+#: Photos whose tags stand: only their new signature is recorded (nothing is written).
+_RECORD_ONLY = (Action.TOUCHED, Action.EDITED, Action.RECOGNISED)
 
 #: Fewer missing photos than this are ordinary deletions and moves, whatever their share.
 MASS_DISAPPEARANCE = 10

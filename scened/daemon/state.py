@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from scened.daemon.decision import Known
+from scened.daemon.state_repair import check_integrity, is_damage, move_aside, state_folder_lock
 from scened.errors import ScenedError
 
 DB_NAME = "state.sqlite3"
@@ -59,6 +60,8 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX runs_library ON runs (library, id);
     """,
+    # 2: a digest of the pixels the model saw (a metadata-only edit is not re-classified)
+    "ALTER TABLE photos ADD COLUMN pixel_digest TEXT",
 )
 
 
@@ -84,6 +87,7 @@ class PhotoRecord:
     outcome: str
     error: str | None = None
     updated_at: str = ""
+    pixel_digest: str | None = None
 
     @property
     def signature(self) -> tuple[int, int, int, int]:
@@ -128,15 +132,32 @@ class StateDB:
             return cls._open_for_dry_run(path)
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
-            db = cls(f"file:{_quote(path)}?mode=rwc")
-            db._connection().execute("PRAGMA journal_mode=WAL")
-            db.migrate()
+            with state_folder_lock(state_dir):
+                try:
+                    return cls._open_checked(path)
+                except sqlite3.DatabaseError as exc:
+                    if not is_damage(exc):
+                        raise
+                    move_aside(path, exc)
+                return cls._open_checked(path)
         except sqlite3.Error as exc:
             raise ScenedError(f"cannot open the state database: {exc}", path) from None
         except OSError as exc:
             raise ScenedError(
                 f"cannot create the state folder: {exc.strerror}", state_dir
             ) from None
+
+    @classmethod
+    def _open_checked(cls, path: Path) -> StateDB:
+        db = cls(f"file:{_quote(path)}?mode=rwc")
+        try:
+            conn = db._connection()
+            conn.execute("PRAGMA journal_mode=WAL")
+            check_integrity(conn)
+            db.migrate()
+        except BaseException:
+            db.close()
+            raise
         return db
 
     @classmethod
@@ -147,8 +168,13 @@ class StateDB:
                 if db.schema_version() == len(MIGRATIONS):
                     return db
                 db.close()
-            except sqlite3.Error:
-                pass
+            except sqlite3.Error as exc:
+                if is_damage(exc):
+                    raise ScenedError(
+                        f"the state database is damaged ({exc}); the next run moves it "
+                        "aside and rebuilds it from the photos' own records",
+                        path,
+                    ) from None
         db = cls(f"file:scened-dry-run-{uuid.uuid4().hex}?mode=memory&cache=shared")
         db.migrate()
         return db
@@ -230,11 +256,11 @@ class StateDB:
             os.fsencode(rec.path), rec.library, rec.device, rec.inode, rec.size, rec.mtime_ns,
             rec.content_hash, rec.model_id, rec.policy, probabilities,
             json.dumps(rec.tags, ensure_ascii=False), rec.outcome, rec.error,
-            rec.updated_at or now_iso(),
+            rec.updated_at or now_iso(), rec.pixel_digest,
         )  # fmt: skip
         with self.transaction() as conn:
             conn.execute(
-                f"INSERT OR REPLACE INTO photos ({_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                f"INSERT OR REPLACE INTO photos ({_COLUMNS}) VALUES ({', '.join('?' * 15)})",
                 values,
             )
 
@@ -310,19 +336,20 @@ class StateDB:
 
 _COLUMNS = (
     "path, library, device, inode, size, mtime_ns, content_hash, model_id, policy, "
-    "probabilities, tags, outcome, error, updated_at"
+    "probabilities, tags, outcome, error, updated_at, pixel_digest"
 )
 
 
 def _record(row: Any) -> PhotoRecord:
     (path, library, device, inode, size, mtime_ns, digest, model_id, policy,
-     probabilities, tags, outcome, error, updated_at) = row  # fmt: skip
+     probabilities, tags, outcome, error, updated_at, pixel_digest) = row  # fmt: skip
     return PhotoRecord(
         library=library, path=Path(os.fsdecode(path)),
         device=device, inode=inode, size=size, mtime_ns=mtime_ns,
         content_hash=digest, model_id=model_id, policy=policy,
         probabilities=tuple(json.loads(probabilities)) if probabilities else None,
         tags=tuple(json.loads(tags)), outcome=outcome, error=error, updated_at=updated_at,
+        pixel_digest=pixel_digest,
     )  # fmt: skip
 
 

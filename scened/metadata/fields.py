@@ -44,6 +44,11 @@ IPTC_KEYWORD_MAX_BYTES = 64
 RECORD_TAGS = "Xmp.scened.Tags"
 #: The model that produced them.
 RECORD_MODEL = "Xmp.scened.Model"
+#: The policy (a digest of its name and options) that chose them.
+RECORD_POLICY = "Xmp.scened.Policy"
+#: A digest of the pixels the model saw: a later change of metadata only (a keyword
+#: edited in Lightroom) is recognised by it, and the photo is not classified again.
+RECORD_PIXELS = "Xmp.scened.Pixels"
 #: The user's own keywords that scened copied into a keyword field it created, so that
 #: digiKam, which reads only the first non-empty of ``TagsList``,
 #: ``hierarchicalSubject``, ``dc:subject`` and IPTC, still shows them (``Places|Mine``
@@ -130,18 +135,30 @@ def _or_delete(values: list[str]) -> list[str] | None:
     return values or None
 
 
+@dataclass(frozen=True)
+class Provenance:
+    """What produced the tags, recorded with them: model, policy digest, pixel digest."""
+
+    model_id: str = ""
+    policy: str = ""
+    pixels: str = ""
+
+
 def plan_tag(
     current: Mapping[str, object],
     tags: Sequence[str],
     options: KeywordOptions,
     model_id: str = "",
+    provenance: Provenance | None = None,
 ) -> dict[str, FieldValue]:
     """The keys to set so that ``current`` carries ``tags`` and keeps the user's keywords.
 
     ``current`` maps keys to values as read from the file.  Only the values scened
     recorded as its own are dropped; the new tags are added after the user's
     keywords, skipping any the user already has (those stay the user's).
+    ``provenance`` (or just ``model_id``) is recorded beside them.
     """
+    provenance = provenance or Provenance(model_id)
     iptc = options.iptc and _iptc_is_utf8_or_unset(current)
     fields = [*XMP_FIELDS, IPTC_KEYWORDS] if iptc else list(XMP_FIELDS)
     rejected = rejected_tags(current)
@@ -157,7 +174,9 @@ def plan_tag(
         if field in CARRIED_OF:
             plan[CARRIED_OF[field]] = _or_delete(carried)
     plan[RECORD_TAGS] = _or_delete(_unique(tags))
-    plan[RECORD_MODEL] = model_id or None
+    plan[RECORD_MODEL] = provenance.model_id or None
+    plan[RECORD_POLICY] = provenance.policy or None
+    plan[RECORD_PIXELS] = provenance.pixels or None
     if iptc and not current.get(IPTC_CHARSET):
         plan[IPTC_CHARSET] = IPTC_UTF8
         plan[RECORD_CHARSET] = "True"
@@ -196,7 +215,7 @@ def plan_untag(current: Mapping[str, object]) -> dict[str, FieldValue]:
         plan[record] = None
         if carried_record is not None and current.get(carried_record):
             plan[carried_record] = None
-    for record in (RECORD_TAGS, RECORD_MODEL):
+    for record in (RECORD_TAGS, RECORD_MODEL, RECORD_POLICY, RECORD_PIXELS):
         if current.get(record):
             plan[record] = None
     if current.get(RECORD_CHARSET):

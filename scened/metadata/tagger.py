@@ -21,6 +21,7 @@ from scened.metadata.fields import (
     RECORD_TAGS,
     FieldValue,
     KeywordOptions,
+    Provenance,
     changes,
     plan_tag,
     plan_untag,
@@ -32,6 +33,7 @@ from scened.metadata.formats import (
     existing_sidecars,
     placement_for,
 )
+from scened.types import TagResult
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,7 @@ class KeywordWriter:
         model_id: str = "",
         dry_run: bool = False,
         expect: Signature | None = None,
+        provenance: Provenance | None = None,
     ) -> bool:
         """Merge ``tags`` into the metadata embedded in ``path``; whether it changed.
 
@@ -67,7 +70,7 @@ class KeywordWriter:
         """
         if path.suffix.lower() in XMP_ONLY:
             options = dataclasses.replace(options, iptc=False)
-        planner = _tag_planner(tags, options, model_id)
+        planner = _tag_planner(tags, options, provenance or Provenance(model_id))
         return self._apply(path, planner, dry_run=dry_run, expect=expect)
 
     def tag_sidecar(
@@ -79,10 +82,11 @@ class KeywordWriter:
         *,
         model_id: str = "",
         dry_run: bool = False,
+        provenance: Provenance | None = None,
     ) -> bool:
         """Merge ``tags`` into ``sidecar`` (created if missing); whether it changed."""
         xmp_only = KeywordOptions(root=options.root, iptc=False)
-        planner = _tag_planner(tags, xmp_only, model_id)
+        planner = _tag_planner(tags, xmp_only, provenance or Provenance(model_id))
         if sidecar.exists():
             return self._apply(sidecar, planner, dry_run=dry_run)
         if not tags:  # no confident tag: no sidecar just to say so
@@ -161,13 +165,18 @@ class _Editor:
         return True
 
 
-def _tag_planner(tags: Sequence[str], options: KeywordOptions, model_id: str) -> Planner:
+def provenance_of(result: TagResult) -> Provenance:
+    """What a sink records beside the tags of ``result``."""
+    return Provenance(result.prediction.model_id, result.policy_digest, result.pixels)
+
+
+def _tag_planner(tags: Sequence[str], options: KeywordOptions, provenance: Provenance) -> Planner:
     """Plans a re-tag; with no tags, a file scened never wrote into is left untouched."""
 
     def planner(current: Mapping[str, Any]) -> dict[str, FieldValue]:
         if not tags and not has_scened_record(current):
             return {}
-        return plan_tag(current, tags, options, model_id)
+        return plan_tag(current, tags, options, provenance=provenance)
 
     return planner
 

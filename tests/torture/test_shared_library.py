@@ -9,6 +9,7 @@ photo just before scened's write): no sleep decides an outcome.
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -22,6 +23,8 @@ from scened import hookimpl
 from scened.config import parse_config
 from scened.daemon.jobs import RunSummary
 from scened.daemon.service import run_library, settings_for
+from scened.daemon.state import StateDB
+from scened.errors import ScenedError
 from scened.hookspecs import RegisterSink
 from scened.plugins import ScenedPluginManager, get_plugin_manager
 from scened.types import Sink, TagResult
@@ -85,10 +88,14 @@ def library(tmp_path: Path) -> Path:
     return folder
 
 
-def run(tmp_path: Path, library: Path, pm: ScenedPluginManager, sinks: list[str]) -> RunSummary:
+def run(
+    tmp_path: Path, library: Path, pm: ScenedPluginManager, sinks: list[str],
+    classifier: ColourClassifier | None = None,
+) -> RunSummary:  # fmt: skip
     table = {"path": str(library), "name": "lib", "sinks": [{"type": s} for s in sinks]}
     config = parse_config({"state_dir": str(tmp_path / "state"), "libraries": [table]}, None)
-    return run_library(config.libraries[0], config=config, classifier=ColourClassifier(), pm=pm,
+    return run_library(config.libraries[0], config=config,
+                       classifier=classifier or ColourClassifier(), pm=pm,
                        settings=settings_for(config, dry_run=False))  # fmt: skip
 
 
@@ -156,3 +163,92 @@ def test_an_edit_made_after_the_read_is_kept_and_the_photo_tagged_next_scan(
 
     assert (second.tagged, second.skipped) == (1, [])
     assert keywords(photo) == ["Theirs", "Sky"]
+
+
+def exiftool(photo: Path, *arguments: str) -> None:
+    """A user's edit, as Lightroom or digiKam would save it (exiftool in place)."""
+    subprocess.run(["exiftool", "-q", "-overwrite_original", *arguments, str(photo)], check=True)
+
+
+def test_a_keyword_edit_by_the_user_is_not_classified_or_written_again(
+    tmp_path: Path, library: Path, pm: ScenedPluginManager
+) -> None:
+    photo = make_photo(library / "edited.jpg", "blue")
+    classifier = ColourClassifier()
+    assert run(tmp_path, library, pm, ["xmp"], classifier).tagged == 1
+    exiftool(photo, "-XMP-dc:Subject-=Sky", "-XMP-dc:Subject+=Holiday", "-Rating=4")
+    edited = photo.read_bytes()
+
+    second = run(tmp_path, library, pm, ["xmp"], classifier)
+
+    assert (second.unchanged, second.tagged, classifier.images_seen) == (1, 0, 1)
+    assert photo.read_bytes() == edited  # not even rewritten: the user's save stands
+    assert keywords(photo) == ["Holiday"]
+    third = run(tmp_path, library, pm, ["xmp"], classifier)  # recorded: not even decoded
+    assert (third.unchanged, classifier.images_seen) == (1, 1)
+
+
+def test_new_pixels_at_the_same_path_are_classified_afresh(
+    tmp_path: Path, library: Path, pm: ScenedPluginManager
+) -> None:
+    photo = make_photo(library / "reused-name.jpg", "blue")
+    classifier = ColourClassifier()
+    run(tmp_path, library, pm, ["xmp"], classifier)
+    make_photo(photo, "green")  # another picture saved under the same name
+
+    second = run(tmp_path, library, pm, ["xmp"], classifier)
+
+    assert (second.tagged, classifier.images_seen) == (1, 2)
+    assert keywords(photo) == ["Forest"]
+
+
+def _garbage_header(database: Path) -> None:
+    with database.open("r+b") as handle:
+        handle.write(b"this is not SQLite at all")
+
+
+def _corrupt_page(database: Path) -> None:
+    """Scribble over the second page (the photos table's first page)."""
+    with database.open("r+b") as handle:
+        page = int.from_bytes(handle.read(18)[16:18], "big") or 65536
+        handle.seek(page)
+        handle.write(bytes(range(256)) * (page // 256))
+
+
+@pytest.mark.parametrize("damage", [_garbage_header, _corrupt_page], ids=["header", "page"])
+def test_a_damaged_state_database_is_rebuilt_from_the_photos_own_records(
+    tmp_path: Path, library: Path, pm: ScenedPluginManager, damage: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    photos = [make_photo(library / f"p{i}.jpg", c) for i, c in enumerate(["red", "green", "blue"])]
+    raw = make_photo(library / "plain.png", "red")  # tagged, but untouched by the record check
+    classifier = ColourClassifier()
+    assert run(tmp_path, library, pm, ["xmp"], classifier).tagged == 4
+    before = {p: p.read_bytes() for p in [*photos, raw]}
+    database = tmp_path / "state" / "state.sqlite3"
+    sqlite3.connect(database).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+    damage(database)
+
+    rebuilt = run(tmp_path, library, pm, ["xmp"], classifier)
+
+    assert rebuilt.ok and rebuilt.unchanged == 4 and rebuilt.tagged == 0
+    assert classifier.images_seen == 4  # nothing classified again...
+    assert {p: p.read_bytes() for p in before} == before  # ...nor written
+    assert "the state database is damaged" in caplog.text
+    assert len(list((tmp_path / "state").glob("state.sqlite3.damaged-????????T??????"))) == 1
+    state = StateDB.open(tmp_path / "state")
+    try:
+        assert state.library_stats("lib").tagged == 4
+        assert state.get(photos[2]) is not None and state.get(photos[2]).tags == ("Sky",)
+    finally:
+        state.close()
+    again = run(tmp_path, library, pm, ["xmp"], classifier)
+    assert (again.unchanged, classifier.images_seen) == (4, 4)
+
+
+def test_status_names_a_damaged_state_database_in_one_line(tmp_path: Path) -> None:
+    state = StateDB.open(tmp_path / "state")
+    state.close()
+    _garbage_header(tmp_path / "state" / "state.sqlite3")
+    with pytest.raises(ScenedError, match=r"the state database is damaged .* rebuilds it"):
+        StateDB.open(tmp_path / "state", dry_run=True)
