@@ -6,13 +6,17 @@ For every photo the scanner finds (decided in :meth:`LibraryRun.prepare`):
 * otherwise the file is hashed: the content scened left there (a ``touch``, a copy
   that kept the inode...) → only the new signature is recorded; content already
   tagged at another path by this model and policy (a move or a copy) → its tags are
-  reused without the model; anything else is decoded and classified in batches.
+  reused without the model; anything else is decoded;
+* pixels that this model and policy tagged before (a keyword edit, or a photo whose
+  own record says so after the state was rebuilt) → recorded, neither classified nor
+  written (:mod:`scened.daemon.recognise`); the rest is classified in batches.
 
 Tagged photos go to every sink of the library (sinks replace their own earlier
 keywords and keep the user's), then the ``photo_tagged`` hook is called, and the photo
 is recorded with its signature and hash taken *after* writing, so that scened's own
 write does not look like a change next time.  Photos in the state database that the
-scan did not find are pruned, except under folders that could not be read.
+scan did not find are pruned (:mod:`scened.daemon.housekeeping`).  A photo another
+program is writing is left untouched for the next scan, not failed.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +41,7 @@ from scened.daemon.faults import (
     is_transient,
     mounted_read_only,
 )
+from scened.daemon.housekeeping import photos_gone, refuse_mass_disappearance, remove_leftovers
 from scened.daemon.jobs import Action, Job, RunSummary, describe, read_photo
 from scened.daemon.pipeline import Pipeline, Stages
 from scened.daemon.progress import Progress
@@ -173,24 +178,18 @@ class LibraryRun:
         self.summary.skipped[:0] = [*scanner.problems, *settler.left]
         self.summary.interrupted = self.stop.is_set()
         if not self.summary.interrupted:
-            self._prune(seen, known, scanner.unreadable_dirs)
-            self._remove_leftovers(scanner.leftovers)
+            gone = photos_gone(seen, known, scanner.unreadable_dirs)
+            error = refuse_mass_disappearance(gone, len(known), len(seen), self.library)
+            if error:
+                self.summary.error = error
+            else:
+                self.summary.pruned = len(gone)
+                if gone and not self.settings.dry_run:
+                    self.state.forget(gone)
+            remove_leftovers(scanner.leftovers, dry_run=self.settings.dry_run)
         if run_id is not None:
             self.state.finish_run(run_id, self.summary.counts(),
                                   interrupted=self.summary.interrupted)  # fmt: skip
-
-    def _remove_leftovers(self, leftovers: list[Path]) -> None:
-        """Delete temporary copies a killed scened left beside photos (never photos)."""
-        for path in leftovers:
-            if self.settings.dry_run:
-                log.info("dry run: would remove leftover temporary copy %s", path)
-                continue
-            try:
-                path.unlink()
-            except OSError as exc:
-                log.warning("%s: cannot remove leftover temporary copy: %s", path, exc.strerror)
-            else:
-                log.info("removed leftover temporary copy %s", path)
 
     # -- stage 1: readers (thread pool) ------------------------------------------------
 
@@ -375,30 +374,6 @@ class LibraryRun:
         outcome = {Action.CLASSIFY: "tagged", Action.REUSE: "tagged"}.get(action, action)
         self.progress.photo(outcome, job.path, job.error)
 
-    def _prune(self, seen: set[bytes], known: Collection[bytes], unreadable: list[Path]) -> None:
-        """Forget photos that are gone (not those under folders that could not be read).
-
-        ``known`` are the photos the state held when the run began (any recorded since
-        were seen by this scan); paths are compared encoded, as the state stores them.
-        """
-        gone = [
-            path
-            for path in (Path(os.fsdecode(key)) for key in known if key not in seen)
-            if not any(path.is_relative_to(d) for d in unreadable)
-        ]
-        missing_share = len(gone) / len(known) if known else 0.0
-        mass = len(gone) >= MASS_DISAPPEARANCE and missing_share > self.library.max_missing_share
-        if gone and (not seen or mass):
-            self.summary.error = (
-                f"{len(gone)} of {len(known)} known photos are missing from {self.library.path} "
-                "(an unmounted share or a moved folder?); nothing was forgotten. If they are "
-                "really gone, raise the library's max_missing_share for one run"
-            )
-            return
-        self.summary.pruned = len(gone)
-        if gone and not self.settings.dry_run:
-            self.state.forget(gone)
-
     def _close_sinks(self) -> None:
         for sink in self._sinks:
             try:
@@ -410,9 +385,6 @@ class LibraryRun:
 _ACTION_FOR = {Verdict.UNCHANGED: Action.UNCHANGED, Verdict.FAILED_BEFORE: Action.FAILED_BEFORE}
 #: Photos whose tags stand: only their new signature is recorded (nothing is written).
 _RECORD_ONLY = (Action.TOUCHED, Action.EDITED, Action.RECOGNISED)
-
-#: Fewer missing photos than this are ordinary deletions and moves, whatever their share.
-MASS_DISAPPEARANCE = 10
 
 
 def _needs_model(job: Job) -> bool:
