@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from scened.errors import ImageError, ImageTooLargeError, UnsupportedImageError
+from scened.library_noise import route_libtiff_messages
 from scened.raw import is_raw, open_raw_preview
 
 #: Side of the square model input.
@@ -35,10 +36,12 @@ Source = Path | str | bytes | BinaryIO
 
 @functools.cache
 def register_optional_decoders() -> None:
-    """HEIC/HEIF/AVIF decoding through pillow-heif (registered on first use, not at import)."""
+    """HEIC/HEIF/AVIF decoding through pillow-heif (registered on first use, not at import);
+    libtiff's messages to the debug log (:mod:`scened.library_noise`)."""
     from pillow_heif import register_heif_opener
 
     register_heif_opener()
+    route_libtiff_messages()
 
 
 def open_image(source: Source, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:

@@ -9,6 +9,7 @@ decompression bomb before decoding it, and exit non-zero.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import zlib
@@ -218,3 +219,48 @@ def test_an_unreadable_photo_fails_alone(tmp_path: Path) -> None:
     assert result.failures() == {"secret.jpg": "cannot read: Permission denied"}
     assert all(exif_keywords(good)[p] for p in good)
     assert sha256(secret) == secret_hash
+
+
+def tiff_with_an_unreadable_tag(path: Path) -> Path:
+    """An LZW TIFF that decodes fine but whose private tag has an undefined type: libtiff
+    complains about it on stderr through its global handler."""
+    import struct
+
+    from PIL import TiffImagePlugin
+
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[65000] = "private"
+    save(real_image(3, (96, 64)), path, "TIFF", compression="tiff_lzw", tiffinfo=info)
+    data = bytearray(path.read_bytes())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    count = struct.unpack("<H", data[ifd : ifd + 2])[0]
+    last = ifd + 2 + (count - 1) * 12  # entries are sorted: tag 65000 comes last
+    assert struct.unpack("<H", data[last : last + 2])[0] == 65000
+    data[last + 2 : last + 4] = struct.pack("<H", 99)  # no such TIFF type
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_libtiff_messages_stay_off_a_runs_stderr(tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    tiff_with_an_unreadable_tag(library / "scan.tif")
+
+    result = run_scened(library, tmp_path / "state")
+
+    assert result.returncode == 0, result.stderr
+    assert "1 tagged" in result.summary()
+    assert "TIFF" not in result.stderr, result.stderr  # nothing raw from libtiff
+
+
+def test_libtiff_messages_reach_the_debug_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from scened.imaging import load_for_model
+
+    photo = tiff_with_an_unreadable_tag(tmp_path / "scan.tif")
+    caplog.set_level(logging.DEBUG, logger="scened.libtiff")
+
+    assert load_for_model(photo, size=64).shape == (64, 64, 3)
+
+    assert "TIFFFetchNormalTag" in caplog.text and "custom tag 65000" in caplog.text
+    assert "TIFF" not in capfd.readouterr().err  # fd 2 itself: what libtiff would write to
