@@ -50,6 +50,28 @@ def refuse_mass_disappearance(
     return ""
 
 
+def moved_library(
+    gone: list[Path],
+    recorded: tuple[int, int] | None,
+    location: tuple[int, int] | None,
+    library: LibraryConfig,
+) -> str:
+    """The library-level error when photos are missing and the library's folder is not the
+    one scanned last time (another device or inode: a share mounted elsewhere, or not
+    mounted, its mount point showing the folder underneath), else ``""``.
+
+    The new location is recorded only by a scan that forgets nothing on this ground,
+    so a library that really moved is pruned from its second scan on.
+    """
+    if not gone or recorded is None or location is None or recorded == location:
+        return ""
+    return (
+        f"{len(gone)} known photos are missing and {library.path} is not the folder scanned "
+        f"last time (device {location[0]}, was {recorded[0]}): an unmounted share? Nothing "
+        "was forgotten; if the library really moved, the next scan forgets them"
+    )
+
+
 def remove_leftovers(leftovers: list[Path], *, dry_run: bool) -> None:
     """Delete temporary copies a killed scened left beside photos (never photos)."""
     for path in leftovers:

@@ -41,7 +41,12 @@ from scened.daemon.faults import (
     is_transient,
     mounted_read_only,
 )
-from scened.daemon.housekeeping import photos_gone, refuse_mass_disappearance, remove_leftovers
+from scened.daemon.housekeeping import (
+    moved_library,
+    photos_gone,
+    refuse_mass_disappearance,
+    remove_leftovers,
+)
 from scened.daemon.jobs import Action, Job, RunSummary, describe, read_photo
 from scened.daemon.pipeline import Pipeline, Stages
 from scened.daemon.progress import Progress
@@ -178,14 +183,8 @@ class LibraryRun:
         self.summary.skipped[:0] = [*scanner.problems, *settler.left]
         self.summary.interrupted = self.stop.is_set()
         if not self.summary.interrupted:
-            gone = photos_gone(seen, known, scanner.unreadable_dirs)
-            error = refuse_mass_disappearance(gone, len(known), len(seen), self.library)
-            if error:
-                self.summary.error = error
-            else:
-                self.summary.pruned = len(gone)
-                if gone and not self.settings.dry_run:
-                    self.state.forget(gone)
+            self._forget_gone(photos_gone(seen, known, scanner.unreadable_dirs),
+                              len(known), len(seen), scanner.location)  # fmt: skip
             remove_leftovers(scanner.leftovers, dry_run=self.settings.dry_run)
         if run_id is not None:
             self.state.finish_run(run_id, self.summary.counts(),
@@ -373,6 +372,23 @@ class LibraryRun:
             summary.reused += action == Action.REUSE
         outcome = {Action.CLASSIFY: "tagged", Action.REUSE: "tagged"}.get(action, action)
         self.progress.photo(outcome, job.path, job.error)
+
+    def _forget_gone(
+        self, gone: list[Path], known: int, seen: int, location: tuple[int, int] | None
+    ) -> None:
+        """Forget photos that are gone, unless the library looks lost rather than emptied."""
+        recorded = self.state.library_location(self.library.name)
+        error = refuse_mass_disappearance(gone, known, seen, self.library) or moved_library(
+            gone, recorded, location, self.library
+        )
+        if not self.settings.dry_run and location is not None and location != recorded:
+            self.state.set_library_location(self.library.name, location)
+        if error:
+            self.summary.error = error
+            return
+        self.summary.pruned = len(gone)
+        if gone and not self.settings.dry_run:
+            self.state.forget(gone)
 
     def _close_sinks(self) -> None:
         for sink in self._sinks:

@@ -88,6 +88,8 @@ class Scanner:
     problems: list[tuple[Path, str]] = field(default_factory=list)
     #: Temporary copies that a killed scened left behind, old enough to be nobody's.
     leftovers: list[Path] = field(default_factory=list)
+    #: The library folder's (device, inode), once the walk has begun.
+    location: tuple[int, int] | None = None
 
     def __iter__(self) -> Iterator[FileEntry]:
         try:
@@ -96,6 +98,7 @@ class Scanner:
             raise ScenedError(f"library folder not readable: {exc.strerror}", self.root) from None
         if not stat.S_ISDIR(root_stat.st_mode):
             raise ScenedError("library path is not a folder", self.root)
+        self.location = (root_stat.st_dev, root_stat.st_ino)
         visited_dirs = {(root_stat.st_dev, root_stat.st_ino)}
         seen_files: set[tuple[int, int]] = set()
         stack = [self.root]

@@ -62,6 +62,12 @@ MIGRATIONS: tuple[str, ...] = (
     """,
     # 2: a digest of the pixels the model saw (a metadata-only edit is not re-classified)
     "ALTER TABLE photos ADD COLUMN pixel_digest TEXT",
+    # 3: where each library's folder was (an unmounted share shows another device)
+    """
+    CREATE TABLE libraries (
+        name TEXT PRIMARY KEY, device INTEGER NOT NULL, root_inode INTEGER NOT NULL
+    )
+    """,
 )
 
 
@@ -277,6 +283,22 @@ class StateDB:
             path: Known((device, inode, size, mtime_ns), bool(current), bool(tagged))
             for path, device, inode, size, mtime_ns, current, tagged in rows
         }
+
+    def library_location(self, library: str) -> tuple[int, int] | None:
+        """The (device, inode) of the library's folder at its last scan."""
+        row = (
+            self._connection()
+            .execute("SELECT device, root_inode FROM libraries WHERE name = ?", (library,))
+            .fetchone()
+        )
+        return (int(row[0]), int(row[1])) if row else None
+
+    def set_library_location(self, library: str, location: tuple[int, int]) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO libraries (name, device, root_inode) VALUES (?, ?, ?)",
+                (library, *location),
+            )
 
     def paths(self, library: str) -> list[Path]:
         rows = (

@@ -280,6 +280,25 @@ def test_a_mass_disappearance_prunes_nothing_unless_the_library_allows_it(
     assert run_once(max_missing_share=1.0).pruned == 10
 
 
+def test_a_library_folder_that_is_not_the_one_scanned_before_prunes_nothing_at_first(
+    library: Path, run_once: Runner, tmp_path: Path
+) -> None:
+    """A share unmounted and a folder underneath it (another inode) with a few photos:
+    what is missing is not forgotten; a library that really moved is, from its second
+    scan on."""
+    photos = [make_photo(library / f"p{i}.jpg", "red") for i in range(3)]
+    run_once()
+    library.rename(tmp_path / "mounted-share")
+    library.mkdir()  # the mount point, with what lies under it
+    shutil.copy2(tmp_path / "mounted-share" / "p0.jpg", photos[0])
+
+    refused = run_once()
+
+    assert refused.pruned == 0 and "is not the folder scanned last time" in refused.error
+    assert refused.tagged == 0 and refused.unchanged == 1
+    assert run_once().pruned == 2  # the same folder again: it really is the library now
+
+
 def test_a_failed_state_write_stops_the_scan_before_the_next_photo_is_written(
     library: Path, run_once: Runner, recorder: RecorderPlugin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
