@@ -38,6 +38,8 @@ class Action:
     EDITED = "edited"
     #: Unknown to the state, but its own record says this model tagged these pixels.
     RECOGNISED = "recognised"
+    #: Unchanged, re-scored by a new personal model from its stored features.
+    RESCORE = "rescore"
 
 
 @dataclass
@@ -51,6 +53,10 @@ class Job:
     pixels: np.ndarray | None = None
     #: A digest of ``pixels`` (:func:`scened.daemon.recognise.pixel_digest`).
     pixel_digest: str | None = None
+    #: The bundled model's probabilities and the photo's features (kept for learning).
+    base_output: tuple[np.ndarray, np.ndarray] | None = None
+    #: The user's corrections found in the photo's keywords: (class, positive).
+    corrections: list[tuple[str, bool]] = field(default_factory=list)
     prediction: Prediction | None = None
     tags: tuple[str, ...] = ()
     error: str = ""

@@ -48,6 +48,7 @@ from scened.daemon.housekeeping import (
     remove_leftovers,
 )
 from scened.daemon.jobs import Action, Job, RunSummary, describe, read_photo
+from scened.daemon.learner import Learner
 from scened.daemon.pipeline import Pipeline, Stages
 from scened.daemon.progress import Progress
 from scened.daemon.recognise import pixel_digest, policy_digest, recorded_in_photo
@@ -56,7 +57,7 @@ from scened.daemon.settle import Settler
 from scened.daemon.state import PhotoRecord, StateDB
 from scened.errors import PhotoBusyError, ScenedError
 from scened.imaging import load_for_model
-from scened.model.runtime import Classifier, predict_images
+from scened.model.runtime import Classifier
 from scened.policies import build_policy
 from scened.sinks import build_sinks
 from scened.types import Policy, Prediction, Sink, TagResult
@@ -113,6 +114,7 @@ class LibraryRun:
         self._sinks: list[Sink] = []
         self._known: dict[bytes, Known] = {}
         self._policy_digest = policy_digest(library.policy_key)
+        self._learner = Learner(state, library, classifier)
 
     @property
     def model_id(self) -> str:
@@ -201,6 +203,8 @@ class LibraryRun:
         if decided is not Verdict.NEEDS_WORK:
             job.action = _ACTION_FOR[decided]
             return
+        if previous is not None and self._rescored(job, previous):
+            return
         job.digest, data = read_photo(job.path)
         if (
             known is not None
@@ -225,12 +229,25 @@ class LibraryRun:
             return
         job.action = Action.CLASSIFY
 
+    def _rescored(self, job: Job, previous: PhotoRecord) -> bool:
+        """An unchanged photo under a new personal model: re-scored from its features."""
+        prediction = self._learner.rescore(job, previous)
+        if prediction is None:
+            return False
+        assert self._policy is not None
+        job.prediction, job.tags = prediction, tuple(self._policy.choose(prediction))
+        job.digest, job.pixel_digest = previous.content_hash, previous.pixel_digest
+        job.action = Action.RESCORE if job.tags != previous.tags else Action.EDITED
+        return True
+
     def _recognised(self, job: Job, known: Known | None, data: bytes | None) -> bool:
         """Whether ``job``'s pixels were already tagged by this model and policy
         (:mod:`scened.daemon.recognise`): a metadata-only edit of a photo the state
         knows, or a photo whose own record says so (a rebuilt state database)."""
         previous = job.previous
         if previous is not None and known is not None:
+            if previous.outcome == "tagged" and previous.pixel_digest == job.pixel_digest:
+                job.corrections = self._learner.corrections(job.path)
             if known.current and known.tagged and previous.pixel_digest == job.pixel_digest:
                 job.action, job.tags = Action.EDITED, previous.tags
                 return True
@@ -257,7 +274,7 @@ class LibraryRun:
 
     def classify(self, jobs: list[Job]) -> None:
         batch = np.stack([job.pixels for job in jobs if job.pixels is not None])
-        predictions = predict_images(self.classifier, batch)
+        predictions = self._learner.classify(jobs, batch)
         assert self._policy is not None
         for job, prediction in zip(jobs, predictions, strict=True):
             job.pixels = None
@@ -287,10 +304,12 @@ class LibraryRun:
         if self._state_error is not None or self._read_only is not None:
             return  # left as it is for the next scan: nothing is written unrecorded
         self.summary.found += 1
-        if job.action in (Action.CLASSIFY, Action.REUSE):
+        if job.action in (Action.CLASSIFY, Action.REUSE, Action.RESCORE):
             self._tag(job)
         if job.action in _RECORD_ONLY and not self.settings.dry_run:
             self._record(job, job.entry)
+        if job.action != Action.FAILED and not self.settings.dry_run:
+            self._learner.remember(job)
         self._count(job)
 
     def _tag(self, job: Job) -> None:
@@ -370,7 +389,8 @@ class LibraryRun:
             summary.classified += action == Action.CLASSIFY
             summary.untagged += not job.tags
             summary.reused += action == Action.REUSE
-        outcome = {Action.CLASSIFY: "tagged", Action.REUSE: "tagged"}.get(action, action)
+        outcome = {Action.CLASSIFY: "tagged", Action.REUSE: "tagged",
+                   Action.RESCORE: "tagged"}.get(action, action)  # fmt: skip
         self.progress.photo(outcome, job.path, job.error)
 
     def _forget_gone(

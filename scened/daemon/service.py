@@ -22,6 +22,7 @@ from scened.daemon.progress import make_progress
 from scened.daemon.runner import LibraryRun, RunSettings
 from scened.daemon.state import StateDB
 from scened.imaging import register_optional_decoders
+from scened.learning.personal import personal_for
 from scened.model.runtime import Classifier, load_classifier
 
 
@@ -87,6 +88,7 @@ def run_library(
 
     A dry run writes nothing, so it needs no lock; a real run holds the library's
     lock, and a library another process is scanning ends as one library-level error.
+    A library with a personal model (``scened learn``) is tagged with it.
     """
     register_optional_decoders()
     lock = (
@@ -100,7 +102,7 @@ def run_library(
             try:
                 return LibraryRun(
                     library,
-                    classifier=classifier,
+                    classifier=personal_for(classifier, config.state_dir, library.name),
                     pm=pm,
                     state=state,
                     progress=make_progress(library.name, notifier),

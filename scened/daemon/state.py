@@ -68,6 +68,25 @@ MIGRATIONS: tuple[str, ...] = (
         name TEXT PRIMARY KEY, device INTEGER NOT NULL, root_inode INTEGER NOT NULL
     )
     """,
+    # 4: the user's corrections (labels) and each photo's compact model features
+    """
+    CREATE TABLE labels (
+        path BLOB NOT NULL,
+        library TEXT NOT NULL,
+        class TEXT NOT NULL,
+        positive INTEGER NOT NULL,
+        origin TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (path, class)
+    );
+    CREATE INDEX labels_library ON labels (library);
+    CREATE TABLE features (
+        path BLOB PRIMARY KEY,
+        model_id TEXT NOT NULL,
+        probabilities BLOB NOT NULL,
+        features BLOB NOT NULL
+    )
+    """,
 )
 
 
@@ -184,6 +203,10 @@ class StateDB:
         db = cls(f"file:scened-dry-run-{uuid.uuid4().hex}?mode=memory&cache=shared")
         db.migrate()
         return db
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (for queries; changes go through :meth:`transaction`)."""
+        return self._connection()
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -314,10 +337,11 @@ class StateDB:
         return [str(row[0]) for row in rows.fetchall()]
 
     def forget(self, paths: list[Path]) -> None:
+        """Forget photos that are gone (their labels and features too)."""
+        keys = [(os.fsencode(p),) for p in paths]
         with self.transaction() as conn:
-            conn.executemany(
-                "DELETE FROM photos WHERE path = ?", [(os.fsencode(p),) for p in paths]
-            )
+            for table in ("photos", "labels", "features"):
+                conn.executemany(f"DELETE FROM {table} WHERE path = ?", keys)
 
     def start_run(self, library: str, model_id: str) -> int:
         with self.transaction() as conn:

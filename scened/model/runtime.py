@@ -55,6 +55,30 @@ class Classifier(Protocol):
         ...
 
 
+class FeatureClassifier(Classifier, Protocol):
+    """A classifier that also gives what a personal head re-scores from
+    (:mod:`scened.learning`): the bundled model's probabilities and compact features."""
+
+    #: The model the features come from (the bundled one, under a personal head).
+    base_model_id: str
+
+    def predict_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(base probabilities (n, classes), features (n, dims))`` float32."""
+        ...
+
+    def rescore(self, probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """This classifier's probabilities from what :meth:`predict_features` gave."""
+        ...
+
+
+def feature_classifier(classifier: Classifier) -> FeatureClassifier | None:
+    """``classifier`` if it gives features, else None (a plugin's model may not)."""
+    needed = ("base_model_id", "predict_features", "rescore")
+    if all(hasattr(classifier, name) for name in needed):
+        return classifier  # type: ignore[return-value]
+    return None
+
+
 def predict_images(classifier: Classifier, batch: np.ndarray) -> list[Prediction]:
     """Classify a batch and wrap each row as a :class:`Prediction`."""
     if len(batch) == 0:
@@ -125,7 +149,26 @@ class LiteRTClassifier:
         self._batch_size = -1
         self._combine.check([int(o["shape"][-1]) for o in self._outputs], model_path)
 
+    @property
+    def base_model_id(self) -> str:
+        return self.model_id
+
     def predict(self, batch: np.ndarray) -> np.ndarray:
+        return self._combine(self._raw(batch))
+
+    def predict_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The probabilities and, as features, the backbone's ImageNet logits (or, for a
+        model without them, the log-probabilities)."""
+        raw = self._raw(batch)
+        probabilities = self._combine(raw)
+        logits = [o for o in raw if o.shape[-1] == IMAGENET_CLASSES]
+        features = logits[0] if logits else np.log(probabilities + 1e-6)
+        return probabilities, np.asarray(features, np.float32)
+
+    def rescore(self, probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
+        return probabilities
+
+    def _raw(self, batch: np.ndarray) -> list[np.ndarray]:
         with self._lock:
             if len(batch) != self._batch_size:
                 self._interpreter.resize_tensor_input(
@@ -136,8 +179,7 @@ class LiteRTClassifier:
                 self._batch_size = len(batch)
             self._interpreter.set_tensor(self._input["index"], batch.astype(np.float32))
             self._interpreter.invoke()
-            raw = [np.array(self._interpreter.get_tensor(o["index"])) for o in self._outputs]
-        return self._combine(raw)
+            return [np.array(self._interpreter.get_tensor(o["index"])) for o in self._outputs]
 
 
 class KerasClassifier:
