@@ -40,6 +40,10 @@ class TagResult:
     policy_digest: str = ""
     #: A digest of the pixels the model saw (recognises a later metadata-only edit).
     pixels: str = ""
+    #: The user's decisions made with this write (the review page): tags confirmed or
+    #: chosen (always kept in the photo) and tags refused (never written into it again).
+    confirmed: tuple[str, ...] = ()
+    rejected: tuple[str, ...] = ()
 
 
 class Policy(Protocol):

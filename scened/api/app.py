@@ -23,6 +23,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from scened import __version__
 from scened.api.batcher import MicroBatcher
 from scened.api.errors import ApiError, ErrorCode, install_error_handlers
+from scened.api.inflight import BodyBudget
 from scened.api.settings import ApiSettings
 from scened.errors import ScenedError
 from scened.model import Classifier, load_classifier
@@ -89,6 +90,12 @@ def create_app(
     app = FastAPI(title="scened", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
     app.state.scened = state
     install_error_handlers(app)
+    # Added first, so inside CORS: a 503 for a full budget still carries CORS headers.
+    app.add_middleware(
+        BodyBudget,
+        max_bytes=settings.bytes_in_flight_budget,
+        max_body_bytes=settings.max_body_bytes,
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import re
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from scened.api.bodyparse import parse_images_body
 from scened.api.errors import ApiError, ErrorCode
 from scened.errors import ImageError, ImageTooLargeError, UnsupportedImageError
 from scened.imaging import load_for_model, open_image
@@ -41,40 +41,14 @@ class ImageLimits:
     size: int
 
 
-def parse_images(body: bytes, max_images: int) -> list[object]:
+def parse_images(body: bytes | bytearray, max_images: int) -> list[object]:
     """The ``images`` list of a ``POST /classify`` body, or the SPEC's error for its shape.
 
-    A real body has one object, one list and base64 strings (which hold no brackets);
-    one made of millions of nested or empty lists would cost the JSON parser far more
-    memory than its size, so it is refused by a count of brackets before parsing.
+    A bounded parse (:mod:`scened.api.bodyparse`): a body made of millions of lists,
+    numbers or keys is refused without building them; an entry that is not a string
+    ends the parse and is returned for :func:`decode_image` to report by its index.
     """
-    containers = body.count(b"[") + body.count(b"{")
-    if containers > 2 * max_images + 4:
-        raise ApiError(
-            400, ErrorCode.MALFORMED_JSON,
-            f'not an images request: {{"images": [...]}} holds one list of base64 strings, '
-            f"not {containers:,} lists or objects",
-        )  # fmt: skip
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):
-        raise ApiError(400, ErrorCode.MALFORMED_JSON, "the body is not valid JSON") from None
-    if not isinstance(document, dict) or "images" not in document:
-        raise ApiError(
-            400,
-            ErrorCode.MISSING_IMAGES,
-            'missing parameter "images": send {"images": ["<base64>", ...]}',
-        )
-    images = document["images"]
-    if not isinstance(images, list):
-        raise ApiError(400, ErrorCode.IMAGES_NOT_A_LIST, '"images" is not a list')
-    if len(images) > max_images:
-        raise ApiError(
-            413,
-            ErrorCode.TOO_MANY_IMAGES,
-            f"{len(images)} images in one request, more than the limit of {max_images}",
-        )
-    return images
+    return parse_images_body(body, max_images)
 
 
 def decode_image(index: int, entry: object, limits: ImageLimits) -> np.ndarray:

@@ -15,8 +15,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 log = logging.getLogger(__name__)
+
+#: Seconds a client told "server_busy" (503) is asked to wait before it tries again.
+RETRY_AFTER_S = 1
 
 
 class ErrorCode(StrEnum):
@@ -39,8 +43,10 @@ class ErrorCode(StrEnum):
     BODY_TOO_LARGE = "body_too_large"
     IMAGE_TOO_LARGE = "image_too_large"
     TOO_MANY_IMAGES = "too_many_images"
+    REQUEST_TIMEOUT = "request_timeout"
     # The server's side.
     MODEL_NOT_READY = "model_not_ready"
+    SERVER_BUSY = "server_busy"
     HTTP_ERROR = "http_error"
 
 
@@ -62,7 +68,11 @@ class ApiError(Exception):
 
 
 def error_response(error: ApiError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    headers = None
+    if error.status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+    elif error.code is ErrorCode.SERVER_BUSY:
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     return JSONResponse(error.body(), status_code=error.status, headers=headers)
 
 
@@ -97,8 +107,18 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def _on_client_gone(request: Request, exc: Exception) -> JSONResponse:
+    """The client went away (or the server closed a too-slow one) mid-body: nobody to answer.
+
+    Handled so that it is not logged as a server error; the response goes nowhere.
+    """
+    log.debug("client disconnected before its request body was complete")
+    return error_response(ApiError(408, ErrorCode.REQUEST_TIMEOUT, "the client went away"))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer every error in the same JSON shape."""
     app.add_exception_handler(ApiError, _on_api_error)
+    app.add_exception_handler(ClientDisconnect, _on_client_gone)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)

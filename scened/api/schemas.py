@@ -64,7 +64,9 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
         400: "A client error of the SPEC's table, or another invalid input",
         401: "A bearer token is configured and the request lacks the right one",
+        408: "The client did not send its request (headers or body) in time",
         413: "The body, one image, or the number of images is over the configured limit",
-        503: "The model is not loaded (yet)",
+        503: "The model is not loaded (yet), or the server is busy (server_busy, with "
+        "Retry-After): too many bytes of request bodies in flight or too many connections",
     }
     return {s: {"model": ErrorResponse, "description": described[s]} for s in statuses}

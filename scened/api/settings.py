@@ -30,8 +30,14 @@ _INT_FIELDS = (
     "max_image_bytes",
     "max_pixels",
     "batch_size",
+    "max_bytes_in_flight",
+    "max_connections",
 )
-_FLOAT_FIELDS = ("batch_wait_ms",)
+_FLOAT_FIELDS = ("batch_wait_ms", "header_timeout_s", "read_timeout_s", "body_timeout_s")
+#: Integers for which 0 means something (any free port; the automatic budget).
+_ZERO_ALLOWED = ("port", "max_bytes_in_flight")
+#: Timeouts, which must be more than zero (a zero would refuse every request).
+_TIMEOUT_FIELDS = ("header_timeout_s", "read_timeout_s", "body_timeout_s")
 _STR_FIELDS = ("host", "token_env", "runtime", "policy")
 _OPTIONAL_STR_FIELDS = ("token", "model_name")
 _PATH_FIELDS = ("model_dir",)
@@ -54,6 +60,19 @@ class ApiSettings:
     max_body_bytes: int = 64 * 1024 * 1024
     #: Largest single decoded image file in bytes (more → 413).
     max_image_bytes: int = 16 * 1024 * 1024
+    #: Request-body bytes being received or held by one worker process, all requests
+    #: together; a request that would pass it is answered 503 with Retry-After.
+    #: 0: four times max_body_bytes (256 MiB with the default body limit).
+    max_bytes_in_flight: int = 0
+    #: Open connections per worker process.  One more closes the connection that has
+    #: waited longest for its request's headers, or, when all are busy, gets 503.
+    max_connections: int = 256
+    #: Seconds a client has to send a request's line and headers (then 408 and closed).
+    header_timeout_s: float = 10.0
+    #: Seconds the body of a request may stall between two reads (then 408 and closed).
+    read_timeout_s: float = 15.0
+    #: Seconds a client has to send a whole request body (then 408 and closed).
+    body_timeout_s: float = 60.0
     #: Most pixels of one image (more → 400, a decompression bomb guard).
     max_pixels: int = 60_000_000
     #: Most images run through the model at once by the micro-batcher.
@@ -74,6 +93,11 @@ class ApiSettings:
         environ = os.environ if environ is None else environ
         return environ.get(self.token_env) or None
 
+    @property
+    def bytes_in_flight_budget(self) -> int:
+        """``max_bytes_in_flight``, or four times ``max_body_bytes`` when it is 0."""
+        return self.max_bytes_in_flight or 4 * self.max_body_bytes
+
     def replace(self, **changes: Any) -> ApiSettings:
         """A copy with ``changes`` applied (``None`` values are ignored) and validated."""
         updated = dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -83,12 +107,20 @@ class ApiSettings:
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the key of the first invalid value."""
         for name in _INT_FIELDS:
-            if getattr(self, name) < (0 if name == "port" else 1):
+            if getattr(self, name) < (0 if name in _ZERO_ALLOWED else 1):
                 raise ConfigError("must be a positive number", key=f"api.{name}")
         if self.port > 65535:
             raise ConfigError("must be a port number (0-65535)", key="api.port")
         if self.batch_wait_ms < 0:
             raise ConfigError("must not be negative", key="api.batch_wait_ms")
+        for name in _TIMEOUT_FIELDS:
+            if not 0 < getattr(self, name) < float("inf"):
+                raise ConfigError("must be a number of seconds above 0", key=f"api.{name}")
+        if 0 < self.max_bytes_in_flight < self.max_body_bytes:
+            raise ConfigError(
+                "must be at least max_body_bytes (else no largest body could be received)",
+                key="api.max_bytes_in_flight",
+            )
         if self.runtime not in ("litert", "keras"):
             raise ConfigError("must be litert or keras", key="api.runtime")
 

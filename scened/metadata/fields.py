@@ -60,6 +60,8 @@ CARRIED_OF: dict[str, str] = {
 }
 #: Tags the user removed after scened wrote them: never written into this photo again.
 RECORD_REJECTED = "Xmp.scened.Rejected"
+#: Tags the user confirmed or chose (the review page): always kept in this photo.
+RECORD_CONFIRMED = "Xmp.scened.Confirmed"
 #: ``"True"`` when scened declared the IPTC character set (absent before).
 RECORD_CHARSET = "Xmp.scened.SetCodedCharacterSet"
 #: For each keyword field, the record of the values scened added to it.
@@ -76,7 +78,13 @@ BAG_PROPERTIES = (
     "lr:hierarchicalSubject",
     *(
         "scened:" + key.rsplit(".", 1)[1]
-        for key in (RECORD_TAGS, RECORD_REJECTED, *RECORD_OF.values(), *CARRIED_OF.values())
+        for key in (
+            RECORD_TAGS,
+            RECORD_REJECTED,
+            RECORD_CONFIRMED,
+            *RECORD_OF.values(),
+            *CARRIED_OF.values(),
+        )
     ),
 )
 
@@ -142,6 +150,10 @@ class Provenance:
     model_id: str = ""
     policy: str = ""
     pixels: str = ""
+    #: The user's decisions made with this write (the review page): tags to keep for
+    #: good, and tags never to write again.
+    confirmed: tuple[str, ...] = ()
+    rejected: tuple[str, ...] = ()
 
 
 def plan_tag(
@@ -161,9 +173,18 @@ def plan_tag(
     provenance = provenance or Provenance(model_id)
     iptc = options.iptc and _iptc_is_utf8_or_unset(current)
     fields = [*XMP_FIELDS, IPTC_KEYWORDS] if iptc else list(XMP_FIELDS)
-    rejected = rejected_tags(current)
-    tags = [tag for tag in tags if tag not in rejected]
-    plan: dict[str, FieldValue] = {RECORD_REJECTED: _or_delete(rejected)}
+    # the newest decision wins: this write's, then removals since the last write, then
+    # what was recorded before (a confirmed tag the user removed later is rejected)
+    removed = rejected_tags(current)
+    kept = [tag for tag in as_list(current.get(RECORD_CONFIRMED)) if tag not in removed]
+    confirmed = [t for t in _unique([*kept, *provenance.confirmed])
+                 if t not in provenance.rejected]  # fmt: skip
+    rejected = [t for t in _unique([*removed, *provenance.rejected])
+                if t not in provenance.confirmed]  # fmt: skip
+    tags = _unique([*confirmed, *(tag for tag in tags if tag not in rejected)])
+    plan: dict[str, FieldValue] = {
+        RECORD_REJECTED: _or_delete(rejected), RECORD_CONFIRMED: _or_delete(confirmed),
+    }  # fmt: skip
     for field in fields:
         user = _user_values(current, field)
         added = [v for v in _unique(options.values_for(field, tags)) if v not in user]
@@ -204,6 +225,10 @@ def plan_untag(current: Mapping[str, object]) -> dict[str, FieldValue]:
     """
     rejected = rejected_tags(current)
     plan: dict[str, FieldValue] = {RECORD_REJECTED: rejected} if rejected else {}
+    # confirmed tags stay recorded too (written again by a later tag), unless removed
+    confirmed = [t for t in as_list(current.get(RECORD_CONFIRMED)) if t not in rejected]
+    if as_list(current.get(RECORD_CONFIRMED)) != confirmed:
+        plan[RECORD_CONFIRMED] = _or_delete(confirmed)
     for field, record in RECORD_OF.items():
         carried_record = CARRIED_OF.get(field)
         ours = as_list(current.get(record))

@@ -167,7 +167,10 @@ class _Editor:
 
 def provenance_of(result: TagResult) -> Provenance:
     """What a sink records beside the tags of ``result``."""
-    return Provenance(result.prediction.model_id, result.policy_digest, result.pixels)
+    return Provenance(
+        result.prediction.model_id, result.policy_digest, result.pixels,
+        result.confirmed, result.rejected,
+    )  # fmt: skip
 
 
 def _tag_planner(tags: Sequence[str], options: KeywordOptions, provenance: Provenance) -> Planner:
