@@ -118,7 +118,7 @@ def apply_decision(
             mtime_ns=after.st_mtime_ns,
             content_hash=digest,
             updated_at="",
-        )  # fmt: skip
+        )
     )
     add_labels(state, library.name, photo, outcome.labels, "review")
     return outcome
