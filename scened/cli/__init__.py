@@ -12,6 +12,7 @@ from scened.cli.classify import classify
 from scened.cli.config_cmd import config_group
 from scened.cli.errors import ScenedGroup
 from scened.cli.eval_cmd import eval_command
+from scened.cli.learn import labels, learn
 from scened.cli.plugins_cmd import plugins
 from scened.cli.run import run
 from scened.cli.serve import serve
@@ -42,3 +43,5 @@ main.add_command(status)
 main.add_command(config_group)
 main.add_command(serve)
 main.add_command(eval_command)
+main.add_command(labels)
+main.add_command(learn)
