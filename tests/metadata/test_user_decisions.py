@@ -8,7 +8,7 @@ from types import ModuleType
 
 import pytest
 
-from scened.metadata.fields import KeywordOptions
+from scened.metadata.fields import KeywordOptions, Provenance
 from scened.metadata.tagger import KeywordWriter
 
 
@@ -73,3 +73,39 @@ def test_a_keyword_the_user_had_already_is_not_a_removal(
     fields = oracle.keyword_fields(photo)
     assert "Scenes|Nature" in fields["hierarchical"]
     assert oracle.values(oracle.exiftool(photo), "XMP-scened:Rejected") == []
+
+
+def _record(photo: Path, key: str) -> list[str]:
+    out = subprocess.run(["exiftool", "-s3", "-sep", ",", f"-XMP-scened:{key}", str(photo)],
+                         capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    return out.split(",") if out else []
+
+
+def test_a_confirmed_tag_survives_any_later_tag_until_the_user_removes_it(
+    tmp_path: Path, writer: KeywordWriter, oracle: ModuleType
+) -> None:
+    photo = oracle.make_photo(tmp_path / "kid.jpg")
+    writer.tag_file(photo, ["Baby"], KeywordOptions(), model_id="m1")
+    chosen = Provenance("m1", confirmed=("Child",), rejected=("Baby",))
+    writer.tag_file(photo, ["Child"], KeywordOptions(), provenance=chosen)  # the review page
+
+    writer.tag_file(photo, ["Baby", "Family"], KeywordOptions(), model_id="m2")  # a new model
+
+    assert oracle.keyword_fields(photo)["subject"] == ["Child", "Family"]
+    assert (_record(photo, "Confirmed"), _record(photo, "Rejected")) == (["Child"], ["Baby"])
+
+    _remove(photo, "-XMP-dc:Subject-=Child")  # the newest decision wins
+    writer.tag_file(photo, ["Family"], KeywordOptions(), model_id="m3")
+    assert oracle.keyword_fields(photo)["subject"] == ["Family"]
+    assert _record(photo, "Confirmed") == [] and "Child" in _record(photo, "Rejected")
+
+
+def test_untag_keeps_the_users_decisions(
+    tmp_path: Path, writer: KeywordWriter, oracle: ModuleType
+) -> None:
+    photo = oracle.make_photo(tmp_path / "kid.jpg")
+    decided = Provenance("m1", confirmed=("Child",), rejected=("Baby",))
+    writer.tag_file(photo, ["Child"], KeywordOptions(), provenance=decided)
+    writer.untag(photo)
+    assert oracle.keyword_fields(photo)["subject"] == []
+    assert (_record(photo, "Confirmed"), _record(photo, "Rejected")) == (["Child"], ["Baby"])
