@@ -65,7 +65,6 @@ class Learner:
         if stored is None or stored.model_id != source.base_model_id:
             return None
         row = source.rescore(stored.probabilities[None, :], stored.features[None, :])[0]
-        job.base_output = (stored.probabilities, stored.features)
         return Prediction(as_float_tuple(row), self.classifier.classes, self.classifier.model_id)
 
     # -- batcher ------------------------------------------------------------------------
