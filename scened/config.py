@@ -63,6 +63,8 @@ class LibraryConfig:
     #: Above this share of known photos missing, a scan forgets nothing (an unmounted
     #: share, a vanished root) and reports one library-level error instead.
     max_missing_share: float = 0.5
+    #: The daemon learns a personal model once this many new labels (None: never).
+    learn_after_labels: int | None = None
 
     @property
     def policy_name(self) -> str:
@@ -244,6 +246,7 @@ def _library(table: Mapping[str, Any]) -> LibraryConfig:
         sinks=tuple(dict(sink) for sink in table["sinks"]),
         schedule=dict(table["schedule"]),
         max_missing_share=float(table.get("max_missing_share", 0.5)),
+        learn_after_labels=table.get("learn", {}).get("after_labels"),
     )
 
 

@@ -41,6 +41,17 @@ LIBRARY_SCHEMA: dict[str, Any] = {
         "sinks": {"type": "array", "items": _PLUGIN_TABLE},
         "schedule": SCHEDULE_SCHEMA,
         "max_missing_share": {"type": "number", "minimum": 0, "maximum": 1},
+        "learn": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "after_labels": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "the daemon runs scened learn once this many new labels",
+                },
+            },
+        },
     },
 }
 

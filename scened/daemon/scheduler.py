@@ -32,6 +32,7 @@ from scened.daemon.jobs import RunSummary
 from scened.daemon.notify import Notifier, start_watchdog
 from scened.daemon.service import classifier_from_config, run_library, settings_for
 from scened.errors import ConfigError, ScenedError
+from scened.learning.schedule import learn_if_due
 from scened.model.runtime import Classifier
 from scened.plugins import get_plugin_manager
 
@@ -156,6 +157,14 @@ class Daemon:
         click.echo(summary.line())
         for path, reason in summary.failures:
             click.echo(f"  {path}: {reason}")
+        if not self.stop.is_set():
+            try:
+                learnt = learn_if_due(self.config.state_dir, library, self.classifier)
+            except Exception:
+                log.exception("learning for %s failed", name)
+            else:
+                if learnt:
+                    log.info("%s", learnt)
         return summary
 
 
