@@ -89,6 +89,12 @@ API_SCHEMA: dict[str, Any] = {
         "cors_origins": {"type": "array", "items": {"type": "string"}},
         "max_images": {"type": "integer", "minimum": 1},
         "max_body_bytes": {"type": "integer", "minimum": 1},
+        # the connection guards (defaults in scened.api.settings.ApiSettings)
+        "max_bytes_in_flight": {"type": "integer", "minimum": 0},
+        "max_connections": {"type": "integer", "minimum": 1},
+        "header_timeout_s": {"type": "number", "exclusiveMinimum": 0},
+        "read_timeout_s": {"type": "number", "exclusiveMinimum": 0},
+        "body_timeout_s": {"type": "number", "exclusiveMinimum": 0},
     },
 }
 

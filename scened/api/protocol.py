@@ -106,8 +106,8 @@ class GuardedH11Protocol(H11Protocol):
         self._waiting = _WAITING.setdefault(server_state, OrderedDict())
         self._phase = _Phase.IDLE
         self._timer: asyncio.TimerHandle | None = None
-        self._deadline = 0.0  # HEADERS: for the headers; BODY: for the whole body
-        self._last_read = 0.0
+        self._deadline = 0.0  # when the whole body must be in (BODY)
+        self._last_read = 0.0  # when bytes last arrived
 
     # The connection's life.
 
@@ -171,7 +171,6 @@ class GuardedH11Protocol(H11Protocol):
         else:
             self._waiting.pop(self, None)
         if phase is _Phase.HEADERS:
-            self._deadline = now + self.limits.header_timeout_s
             self._arm(self.limits.header_timeout_s, self._headers_late)
         elif phase is _Phase.BODY:
             self._deadline = now + self.limits.body_timeout_s
@@ -199,7 +198,7 @@ class GuardedH11Protocol(H11Protocol):
 
     def _headers_late(self) -> None:
         self._timer = None
-        log.info("request headers not complete in %ss: 408", self.limits.header_timeout_s)
+        log.debug("request headers not complete in %ss: 408", self.limits.header_timeout_s)
         self._answer_and_close(
             408,
             ErrorCode.REQUEST_TIMEOUT,
@@ -272,10 +271,12 @@ class GuardedH11Protocol(H11Protocol):
         (a refused or evicted connection, which must give its descriptor back at
         once), it is closed straight away.
         """
+        # Before its headers are complete, a request has no cycle (self.cycle is the
+        # previous request's on a kept-alive connection).
+        cycle = self.cycle if self._phase in (_Phase.BODY, _Phase.APP) else None
         self._leave()
         if self.transport.is_closing():
             return
-        cycle = self.cycle
         if cycle is None or not cycle.response_started:
             self.transport.write(_raw_response(status, code, message))
         if cycle is not None and not cycle.response_complete:

@@ -47,17 +47,11 @@ def serve(
         host=host, port=port, workers=workers, model_dir=model_dir, runtime=runtime
     )
     try:
-        import uvicorn
+        from scened.api.server import serve as serve_api
     except ImportError:
         raise ScenedError("scened serve needs the api extra: pip install 'scened[api]'") from None
     # Every worker process builds scened.api:app from the environment.
     os.environ.update(settings.to_environ())
     if config_path is not None:
         os.environ["SCENED_CONFIG"] = str(config_path)
-    uvicorn.run(
-        "scened.api:app",
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        lifespan="on",
-    )
+    serve_api(settings)  # uvicorn, with scened's connection guards (timeouts, limit)

@@ -28,7 +28,7 @@ def error(body: bytes | str) -> tuple[int, str]:
     [
         {"images": []},
         {"images": ["aGVsbG8=", "data:image/png;base64,AAAA"]},
-        {"images": ["d\u00e9j\u00e0 \"vu\" \\ \n"], "extra": 1, "more": [1, "two", None]},
+        {"images": ['d\u00e9j\u00e0 "vu" \\ \n'], "extra": 1, "more": [1, "two", None]},
         {"options": {"a": 1.5e3, "b": True}, "images": ["x"]},
         {"images": ["first"], "images2": [], "z": "\U0001f600"},
     ],

@@ -26,6 +26,9 @@ CLASSIFY_HEAD = (
     b"POST /classify HTTP/1.1\r\nHost: scened\r\nContent-Type: application/json\r\n"
     b"Content-Length: %d\r\n\r\n"
 )
+#: The same with ``Expect: 100-continue``: the server's "100 Continue" says that the app
+#: has the request and is reading its body (so its bytes are reserved, its headers read).
+CONTINUE_HEAD = CLASSIFY_HEAD.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n")
 
 
 def connect(server: LiveServer) -> socket.socket:
@@ -55,11 +58,18 @@ def parse(raw: bytes) -> tuple[int, dict[str, str], dict[str, object]]:
 
 def assert_still_works(server: LiveServer) -> None:
     """A normal request after the fault: answered, and with its own tags."""
-    response = httpx.post(
-        f"{server.url}/classify", json={"images": [image_for(9)]}, timeout=WAIT_S
-    )
+    response = httpx.post(f"{server.url}/classify", json={"images": [image_for(9)]}, timeout=WAIT_S)
     assert response.json() == {"tags": [expected_tags(9, 255)]}
     assert httpx.get(f"{server.url}/health", timeout=WAIT_S).status_code == 200
+
+
+def start_body(server: LiveServer, length: int) -> socket.socket:
+    """A connection whose request the app is reading, stuck after its first body byte."""
+    sock = connect(server)
+    sock.sendall(CONTINUE_HEAD % length)
+    assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue")
+    sock.sendall(b"{")
+    return sock
 
 
 def until(condition: Callable[[], bool]) -> None:
@@ -141,9 +151,7 @@ def test_bodies_over_the_bytes_in_flight_budget_get_503_with_retry_after(
 ) -> None:
     """Two 100 kB bodies being received hold the 200 kB budget: a third waits its turn."""
     server = start_server(max_body_bytes=100_000, max_bytes_in_flight=200_000)
-    held = [connect(server) for _ in range(2)]
-    for sock in held:
-        sock.sendall(CLASSIFY_HEAD % 100_000 + b'{"images": ["')
+    held = [start_body(server, 100_000) for _ in range(2)]
     padded = json.dumps({"images": [image_for(9)]}).encode().ljust(100_000)
     last: list[httpx.Response] = []
 
@@ -151,8 +159,7 @@ def test_bodies_over_the_bytes_in_flight_budget_get_503_with_retry_after(
         last.append(httpx.post(f"{server.url}/classify", content=padded, timeout=WAIT_S))
         return last[-1].status_code == 503
 
-    until(refused)  # once the server has read both requests' headers
-
+    assert refused()
     assert last[-1].headers["retry-after"] == "1"
     assert last[-1].json()["error"] == "server_busy"
     assert httpx.get(f"{server.url}/health", timeout=WAIT_S).status_code == 200
@@ -188,10 +195,7 @@ def test_a_new_connection_when_all_are_busy_gets_503_at_once(
 ) -> None:
     """Connections in the middle of a request are not taken away; a new one is refused."""
     server = start_server(max_connections=2, read_timeout_s=WAIT_S * 2)
-    busy = [connect(server) for _ in range(2)]
-    for sock in busy:
-        sock.sendall(CLASSIFY_HEAD % 1000 + b"{")
-
+    busy = [start_body(server, 1000) for _ in range(2)]
     last: list[tuple[int, dict[str, str], dict[str, object]]] = []
 
     def refused() -> bool:
@@ -200,11 +204,10 @@ def test_a_new_connection_when_all_are_busy_gets_503_at_once(
         last.append(parse(read_until_closed(extra)))
         return last[-1][0] == 503
 
-    until(refused)  # once both requests' headers are read
-
+    assert refused()
     _, headers, body = last[-1]
     assert (headers["retry-after"], body["error"]) == ("1", "server_busy")
     for sock in busy:
         sock.close()
-    until(lambda: not refused())
+    until(lambda: not refused())  # once the server has seen them go
     assert_still_works(server)
