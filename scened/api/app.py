@@ -29,6 +29,7 @@ from scened.errors import ScenedError
 from scened.model import Classifier, load_classifier
 from scened.plugins import get_plugin_manager
 from scened.policies import build_policy
+from scened.review import install_review
 from scened.types import Policy
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
         )
     app.include_router(router)
+    install_review(app)  # /review: the photographer's corrections (scened.review)
     return app
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from scened.config import LibraryConfig
-from scened.daemon.jobs import Job
+from scened.daemon.jobs import Action, Job
 from scened.daemon.state import PhotoRecord, StateDB
 from scened.errors import ScenedError
 from scened.learning.corrections import labels_from_fields
@@ -27,7 +27,7 @@ from scened.learning.store import add_labels, get_features, put_features
 from scened.metadata.client import shared_worker
 from scened.metadata.fields import KeywordOptions
 from scened.model.runtime import Classifier, feature_classifier
-from scened.types import Prediction, as_float_tuple
+from scened.types import Policy, Prediction, as_float_tuple
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,17 @@ class Learner:
             return []
         return labels_from_fields(current, self.classifier.classes, rename=self.rename,
                                   root=self.root)  # fmt: skip
+
+    def rescored(self, job: Job, previous: PhotoRecord, policy: Policy | None) -> bool:
+        """An unchanged photo under a new personal model: re-scored from its features
+        (``RESCORE`` when its tags change, else only re-recorded as ``EDITED``)."""
+        prediction = self.rescore(job, previous)
+        if prediction is None or policy is None:
+            return False
+        job.prediction, job.tags = prediction, tuple(policy.choose(prediction))
+        job.digest, job.pixel_digest = previous.content_hash, previous.pixel_digest
+        job.action = Action.RESCORE if job.tags != previous.tags else Action.EDITED
+        return True
 
     def rescore(self, job: Job, previous: PhotoRecord) -> Prediction | None:
         """The personal model's prediction for an unchanged photo, from its features."""

@@ -203,7 +203,7 @@ class LibraryRun:
         if decided is not Verdict.NEEDS_WORK:
             job.action = _ACTION_FOR[decided]
             return
-        if previous is not None and self._rescored(job, previous):
+        if previous is not None and self._learner.rescored(job, previous, self._policy):
             return
         job.digest, data = read_photo(job.path)
         if (
@@ -228,17 +228,6 @@ class LibraryRun:
             job.pixels = None
             return
         job.action = Action.CLASSIFY
-
-    def _rescored(self, job: Job, previous: PhotoRecord) -> bool:
-        """An unchanged photo under a new personal model: re-scored from its features."""
-        prediction = self._learner.rescore(job, previous)
-        if prediction is None:
-            return False
-        assert self._policy is not None
-        job.prediction, job.tags = prediction, tuple(self._policy.choose(prediction))
-        job.digest, job.pixel_digest = previous.content_hash, previous.pixel_digest
-        job.action = Action.RESCORE if job.tags != previous.tags else Action.EDITED
-        return True
 
     def _recognised(self, job: Job, known: Known | None, data: bytes | None) -> bool:
         """Whether ``job``'s pixels were already tagged by this model and policy
