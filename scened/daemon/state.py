@@ -11,6 +11,7 @@ Each thread gets its own connection (SQLite connections are not shared between t
 from __future__ import annotations
 
 import json
+import math
 import os
 import sqlite3
 import threading
@@ -86,6 +87,13 @@ MIGRATIONS: tuple[str, ...] = (
         probabilities BLOB NOT NULL,
         features BLOB NOT NULL
     )
+    """,
+    # 5: each photo's confidence (its largest probability), for the review page's order
+    """
+    ALTER TABLE photos ADD COLUMN confidence REAL;
+    UPDATE photos SET confidence = CASE WHEN json_valid(probabilities)
+        THEN (SELECT MAX(value) FROM json_each(probabilities)) END;
+    CREATE INDEX photos_review ON photos (library, outcome, confidence, path)
     """,
 )
 
@@ -287,10 +295,13 @@ class StateDB:
             json.dumps(rec.tags, ensure_ascii=False), rec.outcome, rec.error,
             rec.updated_at or now_iso(), rec.pixel_digest,
         )  # fmt: skip
+        usable = rec.probabilities and all(math.isfinite(p) for p in rec.probabilities)
+        confidence = max(rec.probabilities) if usable and rec.probabilities else None
         with self.transaction() as conn:
             conn.execute(
-                f"INSERT OR REPLACE INTO photos ({_COLUMNS}) VALUES ({', '.join('?' * 15)})",
-                values,
+                f"INSERT OR REPLACE INTO photos ({_COLUMNS}, confidence) "
+                f"VALUES ({', '.join('?' * 16)})",
+                (*values, confidence),
             )
 
     def known(self, library: str, model_id: str, policy: str) -> dict[bytes, Known]:
