@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import signal
+import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -11,6 +12,7 @@ from types import FrameType
 import click
 
 from scened.cli.config_cmd import config_option
+from scened.cli.hints import photo_manager_hint
 from scened.config import load_config
 from scened.daemon.jobs import RunSummary
 from scened.daemon.scheduler import Daemon
@@ -74,6 +76,8 @@ def run(
         summaries.append(run_library(library, config=config, classifier=classifier, pm=pm,
                                      settings=settings, stop=stop))  # fmt: skip
     _report(summaries)
+    if not dry_run:
+        photo_manager_hint(config.state_dir, sys.stderr, tagged=sum(s.tagged for s in summaries))
     if interrupted.is_set():
         raise SystemExit(130)  # the shell's convention for "stopped by Ctrl-C"
     if not all(summary.ok for summary in summaries):
