@@ -14,12 +14,13 @@ format string alone is logged.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import logging
 import platform
 from pathlib import Path
 from typing import Any
+
+from scened.libc import libc
 
 log = logging.getLogger("scened.libtiff")
 
@@ -48,18 +49,12 @@ def _format(fmt: bytes | None, ap: int | None) -> str:
     if not fmt:
         return ""
     if _VA_LIST_IS_A_POINTER and ap:
-        libc = _libc()
-        if libc is not None:
+        c = libc()
+        if c is not None:
             buffer = ctypes.create_string_buffer(_MESSAGE_BYTES)
-            libc.vsnprintf(buffer, _MESSAGE_BYTES, fmt, ctypes.c_void_p(ap))
+            c.vsnprintf(buffer, _MESSAGE_BYTES, fmt, ctypes.c_void_p(ap))
             return buffer.value.decode("utf-8", "replace")
     return fmt.decode("utf-8", "replace")
-
-
-@functools.cache
-def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    return ctypes.CDLL(name) if name else None
 
 
 def _make_handler(level: str) -> Any:

@@ -20,6 +20,14 @@ def shared_dir() -> Path:
 
 
 @pytest.fixture
+def library(tmp_path: Path) -> Path:
+    """An empty library folder (``tmp_path/library``)."""
+    folder = tmp_path / "library"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
 def no_user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """No real user or system configuration or state leaks into a test.
 

@@ -14,7 +14,7 @@ from scened.daemon.decision import Known
 from scened.daemon.scan import FileEntry
 from scened.daemon.state import PhotoRecord
 from scened.errors import ScenedError
-from scened.metadata.lease import check_not_open_for_writing
+from scened.metadata.lease import check_not_open_for_writing, open_for_reading
 from scened.types import Prediction
 
 HASH_CHUNK = 1 << 20
@@ -131,7 +131,7 @@ def read_photo(path: Path) -> tuple[str, bytes | None]:
     digest = hashlib.sha256()  # hardware-accelerated: about twice blake2b's speed here
     chunks: list[bytes] | None = []
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = open_for_reading(path)
         with os.fdopen(fd, "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 raise ScenedError("not a regular file", path)

@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
-import functools
 import os
 import stat
 import tempfile
@@ -35,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from scened.errors import MetadataError, PhotoBusyError, ScenedError
+from scened.libc import libc as load_libc
 from scened.metadata.lease import ReadLease, open_for_reading
 
 #: ``edit(temporary_path) -> changed``: returns False when there is nothing to write.
@@ -210,7 +209,7 @@ _CHANGED_SINCE_READ = "changed by something else since it was read; left as it i
 
 def _renameat2(source: Path, target: Path, flags: int) -> bool:
     """``renameat2``; False where the kernel or file system cannot (the caller falls back)."""
-    libc = _libc()
+    libc = load_libc()
     if libc is None or not hasattr(libc, "renameat2"):
         return False
     result = libc.renameat2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), flags)
@@ -222,15 +221,6 @@ def _renameat2(source: Path, target: Path, flags: int) -> bool:
     if error == errno.EEXIST:
         raise FileExistsError(error, os.strerror(error), str(target))
     raise OSError(error, os.strerror(error), str(target))
-
-
-@functools.cache
-def _libc() -> ctypes.CDLL | None:
-    name = ctypes.util.find_library("c")
-    try:
-        return ctypes.CDLL(name, use_errno=True) if name else None
-    except OSError:
-        return None
 
 
 def _same_file(now: os.stat_result, before: os.stat_result) -> bool:

@@ -41,13 +41,6 @@ def pm(recorder: RecorderPlugin) -> ScenedPluginManager:
 
 
 @pytest.fixture
-def library(tmp_path: Path) -> Path:
-    folder = tmp_path / "library"
-    folder.mkdir()
-    return folder
-
-
-@pytest.fixture
 def make_config(tmp_path: Path, library: Path) -> ConfigFactory:
     def factory(**library_options: Any) -> Config:
         table = {"path": str(library), "name": "lib", "sinks": [{"type": "record"}]}

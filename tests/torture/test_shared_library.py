@@ -81,13 +81,6 @@ def pm(editor: EditMeanwhile) -> ScenedPluginManager:
     return manager
 
 
-@pytest.fixture
-def library(tmp_path: Path) -> Path:
-    folder = tmp_path / "library"
-    folder.mkdir()
-    return folder
-
-
 def run(
     tmp_path: Path, library: Path, pm: ScenedPluginManager, sinks: list[str],
     classifier: ColourClassifier | None = None,
