@@ -65,7 +65,7 @@ def recorded_in_photo(
     ``data`` are the photo's bytes if read: a photo without scened's namespace in
     them is not asked about (one metadata read saved per new photo).
     """
-    candidates = [s for s in existing_sidecars(path)]
+    candidates = list(existing_sidecars(path))
     if data is None or _NAMESPACE in data:
         candidates.insert(0, path)
     for candidate in candidates:
