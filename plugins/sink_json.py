@@ -25,6 +25,8 @@ from scened.types import Sink, TagResult
 class JsonLinesSink:
     """Appends one line per record; whole lines only, safe across threads."""
 
+    thread_safe = True
+
     def __init__(self, path: Path, top: int = 3) -> None:
         self.path = path
         self.top = top

@@ -24,6 +24,9 @@ from scened.types import Sink, TagResult
 class SidecarSink:
     """Writes every photo's keywords into its XMP sidecar."""
 
+    #: Each call works on its own files through the metadata worker pool.
+    thread_safe = True
+
     def __init__(
         self,
         keywords: KeywordOptions,

@@ -34,13 +34,16 @@ from scened.metadata.formats import (
 )
 from scened.metadata.options import OptionReader, keyword_options, sidecar_naming
 from scened.metadata.tagger import KeywordWriter, provenance_of
-from scened.types import Sink, TagResult
+from scened.types import Replaced, Sink, TagResult
 
 log = logging.getLogger(__name__)
 
 
 class XmpSink:
     """Writes keywords where the format allows, in a sidecar where it does not."""
+
+    #: Each call works on its own files through the metadata worker pool.
+    thread_safe = True
 
     def __init__(
         self,
@@ -56,7 +59,7 @@ class XmpSink:
         self.hard_links = hard_links
         self.writer = writer or KeywordWriter()
 
-    def write(self, result: TagResult, *, dry_run: bool = False) -> None:
+    def write(self, result: TagResult, *, dry_run: bool = False) -> Replaced | None:
         photo = result.path
         if not photo.exists():
             raise MetadataError("photo not found", photo)
@@ -84,11 +87,17 @@ class XmpSink:
             )  # fmt: skip
         elif self.read_only == "skip" and is_marked_read_only(photo):
             log.info("%s is read-only: not tagged", photo)
+        elif result.content is not None and result.read_signature is not None and not dry_run:
+            return self.writer.tag_content(
+                photo, result.content, result.tags, self.keywords,
+                expect=result.read_signature, provenance=provenance_of(result),
+            )  # fmt: skip
         else:
             self.writer.tag_file(
                 photo, result.tags, self.keywords, dry_run=dry_run,
                 expect=result.read_signature, provenance=provenance_of(result),
             )  # fmt: skip
+        return None
 
     def _placement(self, photo: Path) -> Placement:
         respect = self.read_only == "sidecar"

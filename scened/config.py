@@ -30,7 +30,7 @@ ENV_CONFIG = "SCENED_CONFIG"
 SYSTEM_CONFIG = Path("/etc/scened/config.toml")
 
 DEFAULT_MODEL: dict[str, Any] = {"runtime": "litert", "batch_size": 16, "threads": 0}
-DEFAULT_PIPELINE: dict[str, Any] = {"readers": 2, "queue_size": 32}
+DEFAULT_PIPELINE: dict[str, Any] = {"readers": 2, "writers": 2, "queue_size": 32}
 DEFAULT_API: dict[str, Any] = {
     "host": "127.0.0.1",
     "port": 8080,
@@ -94,6 +94,8 @@ class ModelConfig:
 class PipelineConfig:
     readers: int
     queue_size: int
+    #: Threads writing keywords at once, each with a metadata worker process.
+    writers: int = 2
     #: A new or changed photo is read only once unchanged this long (None: the default
     #: of the mode, see :func:`scened.daemon.service.settings_for`).
     settle_seconds: float | None = None

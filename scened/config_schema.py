@@ -72,6 +72,7 @@ PIPELINE_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "properties": {
         "readers": {"type": "integer", "minimum": 1, "maximum": 64},
+        "writers": {"type": "integer", "minimum": 1, "maximum": 16},
         "queue_size": {"type": "integer", "minimum": 1, "maximum": 4096},
         "settle_seconds": {"type": "number", "minimum": 0, "maximum": 86400},
     },

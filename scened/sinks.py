@@ -10,14 +10,16 @@ The daemon's configuration lists, per library, the sinks to write to::
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pluggy
 
 from scened.errors import ConfigError
 from scened.plugins import collect_registrations, factory_bugs_reported, unknown_name
-from scened.types import Sink, SinkFactory
+from scened.types import Replaced, Sink, SinkFactory, TagResult
 
 
 def registered_sinks(pm: pluggy.PluginManager) -> dict[str, SinkFactory]:
@@ -49,3 +51,31 @@ def _build_one(factories: Mapping[str, SinkFactory], spec: Mapping[str, Any], wh
     except ConfigError as exc:
         key = f"{where}.{exc.key}" if exc.key else where
         raise ConfigError(exc.message, exc.path, key=key) from exc
+
+
+def for_writers(sinks: Sequence[Sink]) -> list[Sink]:
+    """``sinks`` as a run's writer threads call them: at once where a sink says it is
+    ``thread_safe``, one call at a time otherwise (a third-party sink need not care)."""
+    return [sink if getattr(sink, "thread_safe", False) else _OneAtATime(sink) for sink in sinks]
+
+
+class _OneAtATime:
+    """A sink whose calls are serialised by a lock."""
+
+    thread_safe = True
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self._lock = threading.Lock()
+
+    def write(self, result: TagResult, *, dry_run: bool = False) -> Replaced | None:
+        with self._lock:
+            return self.sink.write(result, dry_run=dry_run)
+
+    def untag(self, path: Path, *, dry_run: bool = False) -> None:
+        with self._lock:
+            self.sink.untag(path, dry_run=dry_run)
+
+    def close(self) -> None:
+        with self._lock:
+            self.sink.close()

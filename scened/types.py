@@ -44,6 +44,19 @@ class TagResult:
     #: chosen (always kept in the photo) and tags refused (never written into it again).
     confirmed: tuple[str, ...] = ()
     rejected: tuple[str, ...] = ()
+    #: The photo's bytes as read when its signature was ``read_signature`` (None when
+    #: not kept): a sink that rewrites the photo starts from them instead of reading
+    #: it again, after checking that the file still has that signature.
+    content: bytes | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """What a sink put in a photo's place: the new file's (device, inode, size,
+    mtime_ns) and SHA-256, so that the run records it without reading it back."""
+
+    signature: tuple[int, int, int, int]
+    digest: str
 
 
 class Policy(Protocol):
@@ -81,9 +94,12 @@ class Sink(Protocol):
     the path) when a photo cannot be handled, and never leave it damaged; with
     ``dry_run`` they change nothing.  ``untag`` removes only what scened wrote.
     ``close`` flushes anything buffered (the webhook sink's pending batch).
+    ``write`` returns a :class:`Replaced` when it rewrote the photo itself (None
+    otherwise).  A run calls ``write`` from several threads at once when the sink
+    says ``thread_safe = True``; otherwise one call at a time.
     """
 
-    def write(self, result: TagResult, *, dry_run: bool = False) -> None: ...
+    def write(self, result: TagResult, *, dry_run: bool = False) -> Replaced | None: ...
 
     def untag(self, path: Path, *, dry_run: bool = False) -> None: ...
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from scened.types import Prediction
 HASH_CHUNK = 1 << 20
 #: Files up to this size are decoded from the bytes read for hashing (one read, not two).
 KEEP_IN_MEMORY_BYTES = 64 << 20
+#: The bytes of photos kept from their read to their write, all photos in flight together.
+KEPT_FOR_WRITING_BYTES = 96 << 20
 
 
 class Action:
@@ -40,6 +43,8 @@ class Action:
     RECOGNISED = "recognised"
     #: Unchanged, re-scored by a new personal model from its stored features.
     RESCORE = "rescore"
+    #: Not written: the scan halted first (a state or read-only failure); next scan.
+    DROPPED = "dropped"
 
 
 @dataclass
@@ -63,10 +68,40 @@ class Job:
     retry: bool = False  # failed in a way that may pass next time: recorded without stat
     #: What the state held of this photo when the run began (looked up once, in the feeder).
     known: Known | None = None
+    #: The photo's bytes as read (hashed and decoded), kept for its write when the
+    #: run's :class:`ContentBudget` allows: the photo is then read only once.
+    content: bytes | None = field(default=None, repr=False)
+    #: The photo as the sinks left it (its stat after writing).
+    after: FileEntry | None = None
 
     @property
     def path(self) -> Path:
         return self.entry.path
+
+
+class ContentBudget:
+    """How many bytes of photos a run keeps in memory between their read and their write.
+
+    The jobs between the readers and the writers (the queues and a batch) would hold
+    a few hundred megabytes of 24 MP photos; past ``limit`` a photo keeps nothing and
+    its write reads it again from the file, so memory stays flat whatever the photos.
+    """
+
+    def __init__(self, limit: int = KEPT_FOR_WRITING_BYTES) -> None:
+        self.limit = limit
+        self._used = 0
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        with self._lock:
+            if self._used + size > self.limit:
+                return False
+            self._used += size
+            return True
+
+    def give_back(self, size: int) -> None:
+        with self._lock:
+            self._used -= size
 
 
 @dataclass

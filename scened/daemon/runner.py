@@ -12,11 +12,15 @@ For every photo the scanner finds (decided in :meth:`LibraryRun.prepare`):
   written (:mod:`scened.daemon.recognise`); the rest is classified in batches.
 
 Tagged photos go to every sink of the library (sinks replace their own earlier
-keywords and keep the user's), then the ``photo_tagged`` hook is called, and the photo
-is recorded with its signature and hash taken *after* writing, so that scened's own
-write does not look like a change next time.  Photos in the state database that the
-scan did not find are pruned (:mod:`scened.daemon.housekeeping`).  A photo another
-program is writing is left untouched for the next scan, not failed.
+keywords and keep the user's) from a few writer threads at once, starting from the
+bytes read for hashing and decoding (each photo is read once), and the photo is
+recorded with its signature and hash taken *after* writing, so that scened's own write
+does not look like a change next time.  Photos are recorded a group at a time (one
+transaction, after the group's folders are synced: a photo counts as done only once
+its new file is durable), then the ``photo_tagged`` hook is called.  Photos in the
+state database that the scan did not find are pruned
+(:mod:`scened.daemon.housekeeping`).  A photo another program is writing is left
+untouched for the next scan, not failed.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +52,7 @@ from scened.daemon.housekeeping import (
     refuse_mass_disappearance,
     remove_leftovers,
 )
-from scened.daemon.jobs import Action, Job, RunSummary, describe, read_photo
+from scened.daemon.jobs import Action, ContentBudget, Job, RunSummary, describe, read_photo
 from scened.daemon.learner import Learner
 from scened.daemon.pipeline import Pipeline, Stages
 from scened.daemon.progress import Progress
@@ -57,10 +62,12 @@ from scened.daemon.settle import Settler
 from scened.daemon.state import PhotoRecord, StateDB
 from scened.errors import PhotoBusyError, ScenedError
 from scened.imaging import load_for_model
+from scened.metadata.atomic import directory_syncs_deferred
+from scened.metadata.lease import ignore_lease_breaks
 from scened.model.runtime import Classifier
 from scened.policies import build_policy
-from scened.sinks import build_sinks
-from scened.types import Policy, Prediction, Sink, TagResult
+from scened.sinks import build_sinks, for_writers
+from scened.types import Policy, Prediction, Replaced, Sink, TagResult
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +82,8 @@ class RunSettings:
     batch_size: int = 16
     readers: int = 2
     queue_size: int = 32
+    #: Threads writing keywords at once (each on a metadata worker process of its own).
+    writers: int = 2
     dry_run: bool = False
     retry_failed: bool = False
     #: New or changed photos are read once unchanged this long (0: at once).
@@ -115,6 +124,7 @@ class LibraryRun:
         self._known: dict[bytes, Known] = {}
         self._policy_digest = policy_digest(library.policy_key)
         self._learner = Learner(state, library, classifier)
+        self._kept = ContentBudget()
 
     @property
     def model_id(self) -> str:
@@ -122,11 +132,12 @@ class LibraryRun:
 
     def run(self) -> RunSummary:
         """Scan, tag and record; a library-wide problem ends up in ``summary.error``."""
+        ignore_lease_breaks()  # so that reader and writer threads may take read leases
         try:
             self._policy = build_policy(self.pm, self.library.policy_name,
                                         self.library.policy_options,
                                         classifier=self.classifier)  # fmt: skip
-            self._sinks = build_sinks(self.pm, self.library.sinks)
+            self._sinks = for_writers(build_sinks(self.pm, self.library.sinks))
             if not self.settings.dry_run and mounted_read_only(self.library.path):
                 self.summary.error = READ_ONLY.format(
                     path=self.library.path, what="so no photo was read"
@@ -165,10 +176,12 @@ class LibraryRun:
             self.library.name, self.model_id)  # fmt: skip
         pipeline: Pipeline[Job] = Pipeline(
             Stages(self.prepare, _needs_model, self.classify, self.finish, self.fail,
-                   decided=self._known_unchanged),
+                   decided=self._known_unchanged, needs_write=_needs_write,
+                   write=self.write),
             readers=self.settings.readers,
             batch_size=self.settings.batch_size,
             queue_size=self.settings.queue_size,
+            writers=self.settings.writers,
             stop=self._halt,
         )  # fmt: skip
         known = self._known = self.state.known(
@@ -220,6 +233,7 @@ class LibraryRun:
         if twin is not None and twin.probabilities is not None:
             job.action, job.tags, job.pixel_digest = Action.REUSE, twin.tags, twin.pixel_digest
             job.prediction = Prediction(twin.probabilities, self.classifier.classes, self.model_id)
+            self._keep(job, data)
             return
         source = data if data is not None else job.path
         job.pixels = _load(source, job.path, self.classifier.input_size)
@@ -228,6 +242,17 @@ class LibraryRun:
             job.pixels = None
             return
         job.action = Action.CLASSIFY
+        self._keep(job, data)
+
+    def _keep(self, job: Job, data: bytes | None) -> None:
+        """Keep the bytes read for the write, while the run's budget allows."""
+        if data is not None and not self.settings.dry_run and self._kept.take(len(data)):
+            job.content = data
+
+    def _drop_content(self, job: Job) -> None:
+        if job.content is not None:
+            self._kept.give_back(len(job.content))
+            job.content = None
 
     def _recognised(self, job: Job, known: Known | None, data: bytes | None) -> bool:
         """Whether ``job``'s pixels were already tagged by this model and policy
@@ -280,37 +305,53 @@ class LibraryRun:
             job.action, job.error, job.pixels = Action.LEFT, error.message, None
             return
         if isinstance(error, sqlite3.Error):  # not the photo's fault: stop the whole scan
-            self._state_error = self._state_error or error
-            self._halt.set()
+            self._state_failed(error)
         if not isinstance(error, ScenedError | OSError | sqlite3.Error):
             log.warning("%s: unexpected error", job.path, exc_info=error)
         job.action, job.error, job.pixels = Action.FAILED, describe(error), None
         if is_transient(error):  # a share that went away, a stale NFS handle: try again
             job.retry = True
 
-    def finish(self, job: Job) -> None:
-        """Write, notify, record and count one photo."""
-        if self._state_error is not None or self._read_only is not None:
-            return  # left as it is for the next scan: nothing is written unrecorded
-        self.summary.found += 1
-        if job.action in (Action.CLASSIFY, Action.REUSE, Action.RESCORE):
-            self._tag(job)
-        if job.action in _RECORD_ONLY and not self.settings.dry_run:
-            self._record(job, job.entry)
-        if job.action != Action.FAILED and not self.settings.dry_run:
-            self._learner.remember(job)
-        self._count(job)
+    def _state_failed(self, error: sqlite3.Error) -> None:
+        self._state_error = self._state_error or error
+        self._halt.set()
+
+    # -- stage 3: writers (a few threads) ------------------------------------------------
+
+    def write(self, jobs: list[Job]) -> None:
+        """Write a group of photos; their folders are synced once, at the end."""
+        try:
+            with directory_syncs_deferred():
+                for job in jobs:
+                    self._tag(job)
+                    self._drop_content(job)
+        except OSError as exc:  # a folder could not be synced: not durable, not done
+            for job in jobs:
+                if job.action in _WRITES:
+                    self.fail(job, exc)
+                    job.retry = True
 
     def _tag(self, job: Job) -> None:
+        """Write ``job``'s tags through every sink; note what the photo is afterwards."""
+        if self._state_error is not None or self._read_only is not None:
+            job.action = Action.DROPPED  # left as it is for the next scan
+            return
         assert job.prediction is not None
         result = TagResult(job.path, job.tags, job.prediction, self.library.policy_name,
                            self.library.name, read_signature=job.entry.signature,
-                           policy_digest=self._policy_digest,
-                           pixels=job.pixel_digest or "")  # fmt: skip
+                           policy_digest=self._policy_digest, pixels=job.pixel_digest or "",
+                           content=job.content)  # fmt: skip
+        replaced: Replaced | None = None
         try:
             for sink in self._sinks:
-                sink.write(result, dry_run=self.settings.dry_run)
-            after = FileEntry.from_stat(job.path, job.path.stat())
+                replaced = sink.write(result, dry_run=self.settings.dry_run) or replaced
+            if self.settings.dry_run:
+                return
+            after = job.after = FileEntry.from_stat(job.path, job.path.stat())
+            if replaced is not None and replaced.signature == after.signature:
+                job.digest = replaced.digest  # what scened wrote: no need to read it back
+            elif after.signature != job.entry.signature:
+                job.digest = read_photo(job.path)[0]  # changed by a sink: hash it again
         except Exception as exc:
             self.fail(job, exc)
             job.retry = True  # a sink may fail for a while (disk full, webhook down)
@@ -319,14 +360,41 @@ class LibraryRun:
                     path=self.library.path, what="so the scan stopped"
                 )
                 self._halt.set()
-            return
-        if self.settings.dry_run:
-            self.progress.note(f"would tag {job.path}: {', '.join(job.tags)}")
-        else:
-            if after.signature != job.entry.signature:
-                job.digest = None  # scened's write changed the content: hash it again
-            self._record(job, after)
-        self._notify_plugins(job)
+
+    # -- stage 4: finish (calling thread) ----------------------------------------------
+
+    def finish(self, jobs: list[Job]) -> None:
+        """Record and count a group of photos (one transaction), then tell the plugins."""
+        group = nullcontext() if self.settings.dry_run else self.state.transaction()
+        try:
+            with group:
+                for job in jobs:
+                    try:
+                        self._finish_one(job)
+                    except sqlite3.Error as exc:  # halt the writers at once
+                        self._state_failed(exc)
+                        raise
+        except sqlite3.Error as exc:  # the group's records are rolled back; its photos
+            self._state_failed(exc)  # carry their own record: the next scan knows them
+        for job in jobs:
+            self._drop_content(job)
+            if job.action in _WRITES and self._state_error is None:
+                self._notify_plugins(job)
+
+    def _finish_one(self, job: Job) -> None:
+        if self._state_error is not None or job.action == Action.DROPPED:
+            return  # left as it is for the next scan: nothing is written unrecorded
+        self.summary.found += 1
+        if job.action in _WRITES:
+            if self.settings.dry_run:
+                self.progress.note(f"would tag {job.path}: {', '.join(job.tags)}")
+            elif job.after is not None:
+                self._record(job, job.after)
+        if job.action in _RECORD_ONLY and not self.settings.dry_run:
+            self._record(job, job.entry)
+        if job.action != Action.FAILED and not self.settings.dry_run:
+            self._learner.remember(job)
+        self._count(job)
 
     def _record(self, job: Job, after: FileEntry) -> None:
         try:
@@ -408,12 +476,18 @@ class LibraryRun:
 
 
 _ACTION_FOR = {Verdict.UNCHANGED: Action.UNCHANGED, Verdict.FAILED_BEFORE: Action.FAILED_BEFORE}
+#: Photos whose tags go through the sinks.
+_WRITES = (Action.CLASSIFY, Action.REUSE, Action.RESCORE)
 #: Photos whose tags stand: only their new signature is recorded (nothing is written).
 _RECORD_ONLY = (Action.TOUCHED, Action.EDITED, Action.RECOGNISED)
 
 
 def _needs_model(job: Job) -> bool:
     return job.action == Action.CLASSIFY
+
+
+def _needs_write(job: Job) -> bool:
+    return job.action in _WRITES
 
 
 def _load(source: Path | bytes, path: Path, size: int) -> np.ndarray:

@@ -66,6 +66,7 @@ def settings_for(
     return RunSettings(
         batch_size=config.model.batch_size,
         readers=config.pipeline.readers,
+        writers=config.pipeline.writers,
         queue_size=config.pipeline.queue_size,
         dry_run=dry_run,
         retry_failed=retry_failed,

@@ -242,8 +242,15 @@ class StateDB:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """The one way to change the database: all or nothing."""
+        """The one way to change the database: all or nothing.
+
+        Inside another transaction of the same thread it joins that one (a run
+        records a group of photos in one transaction; a failure rolls back the group).
+        """
         conn = self._connection()
+        if conn.in_transaction:
+            yield conn
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn

@@ -26,18 +26,23 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import hashlib
 import os
 import stat
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from pathlib import Path
 
 from scened.errors import MetadataError, PhotoBusyError, ScenedError
 from scened.libc import libc as load_libc
 from scened.metadata.lease import ReadLease, open_for_reading
+from scened.types import Replaced
 
 #: ``edit(temporary_path) -> changed``: returns False when there is nothing to write.
 Edit = Callable[[Path], bool]
+#: ``transform(content) -> new content``, or None when there is nothing to change.
+Transform = Callable[[bytes], bytes | None]
 
 
 #: A file's identity and state as scened read it: (device, inode, size, mtime_ns).
@@ -67,37 +72,93 @@ def replace_atomically(
     except FileNotFoundError:
         if initial is None:
             raise MetadataError("file not found", path) from None
-        return _replace(target, None, None, edit, initial, like, path)
+
+        def create(temporary: Path) -> bool:
+            temporary.write_bytes(initial)
+            return edit(temporary)
+
+        return _replace(target, None, None, create, like, path)
     except OSError as exc:
         raise MetadataError(f"cannot read: {exc.strerror or exc}", path) from exc
     try:
-        before = os.fstat(source)
-        if not stat.S_ISREG(before.st_mode):
-            raise MetadataError("not a regular file", path)
-        if expect is not None and _signature(before) != expect:
-            raise PhotoBusyError(_CHANGED_SINCE_READ, path)
+        before = _checked(source, expect, path)
+
+        def copy_and_edit(temporary: Path) -> bool:
+            _copy_from(source, temporary)
+            return edit(temporary)
+
         with ReadLease(source, path) as lease:
-            return _replace(target, before, (source, lease), edit, initial, like, path)
+            return _replace(target, before, lease, copy_and_edit, like, path)
     finally:
         os.close(source)
+
+
+def replace_contents(
+    path: Path, transform: Transform, *, content: bytes, expect: Signature
+) -> Replaced | None:
+    """Put ``transform(content)`` in ``path``'s place; None if it returns None (no change).
+
+    ``content`` is what was read of ``path`` when its signature was ``expect``: the
+    photo is not read again (one read a photo).  A file whose signature is no longer
+    ``expect`` is left alone (:class:`~scened.errors.PhotoBusyError`), and the swap is
+    the same compare and swap as :func:`replace_atomically`'s.
+    """
+    target = Path(os.path.realpath(path))
+    try:
+        source = open_for_reading(target)
+    except OSError as exc:
+        raise MetadataError(f"cannot read: {exc.strerror or exc}", path) from exc
+    try:
+        before = _checked(source, expect, path)
+        if before.st_size != len(content):
+            raise PhotoBusyError(_CHANGED_SINCE_READ, path)
+        written: list[Replaced] = []
+
+        def write_new(temporary: Path) -> bool:
+            new = transform(content)
+            if new is None:
+                return False
+            with temporary.open("wb") as handle:
+                handle.write(new)
+                handle.flush()
+                digest = hashlib.sha256(new).hexdigest()  # the GIL is released meanwhile
+                written.append(Replaced(_signature(os.fstat(handle.fileno())), digest))
+            return True
+
+        with ReadLease(source, path) as lease:
+            if not _replace(target, before, lease, write_new, None, path):
+                return None
+        return written[0]
+    finally:
+        os.close(source)
+
+
+def _checked(source: int, expect: Signature | None, path: Path) -> os.stat_result:
+    """The photo's stat, once it is known to be a regular file that is still as read."""
+    before = os.fstat(source)
+    if not stat.S_ISREG(before.st_mode):
+        raise MetadataError("not a regular file", path)
+    if expect is not None and _signature(before) != expect:
+        raise PhotoBusyError(_CHANGED_SINCE_READ, path)
+    return before
 
 
 def _replace(
     target: Path,
     before: os.stat_result | None,
-    source: tuple[int, ReadLease] | None,
-    edit: Edit,
-    initial: bytes | None,
+    lease: ReadLease | None,
+    fill: Edit,
     like: Path | None,
     path: Path,
 ) -> bool:
+    """Fill a temporary file beside ``target`` and, if ``fill`` says it changed
+    something, put it in ``target``'s place (created when ``before`` is None)."""
     try:
         temporary = _temporary_beside(target)
     except OSError as exc:
         raise MetadataError(f"cannot write in its folder: {exc.strerror or exc}", path) from exc
     try:
-        _fill(temporary, source[0] if source is not None else None, initial)
-        if not edit(temporary):
+        if not fill(temporary):
             return False
         if before is not None:
             _copy_ownership(temporary, before.st_mode, before, path)
@@ -106,11 +167,11 @@ def _replace(
             model = like.stat()
             _copy_ownership(temporary, (model.st_mode & 0o666) | 0o200, model, path)
         _fsync_file(temporary)
-        if before is None or source is None:
+        if before is None or lease is None:
             _create(temporary, target, path)
         else:
-            _swap_in(temporary, target, before, source[1], path)
-        _fsync_directory(target.parent)
+            _swap_in(temporary, target, before, lease, path)
+        _sync_directory(target.parent)
         return True
     except ScenedError:
         raise
@@ -119,6 +180,33 @@ def _replace(
     finally:
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
+
+
+_DEFERRED_SYNCS: ContextVar[set[Path] | None] = ContextVar("scened_deferred_syncs", default=None)
+
+
+@contextlib.contextmanager
+def directory_syncs_deferred() -> Iterator[None]:
+    """Within this block (in this thread), files replaced leave the fsync of their
+    folder to the end of the block: one fsync a folder for a group of photos, not one
+    a photo.  A replacement counts as durable only once the block has ended: the
+    caller records the group after it, never inside it."""
+    folders: set[Path] = set()
+    token = _DEFERRED_SYNCS.set(folders)
+    try:
+        yield
+    finally:
+        _DEFERRED_SYNCS.reset(token)
+        for folder in sorted(folders):
+            _fsync_directory(folder)
+
+
+def _sync_directory(folder: Path) -> None:
+    deferred = _DEFERRED_SYNCS.get()
+    if deferred is None:
+        _fsync_directory(folder)
+    else:
+        deferred.add(folder)
 
 
 #: In the name of every temporary copy (``.<stem>.<random>.scened-tmp<suffix>``).
@@ -139,18 +227,15 @@ def _temporary_beside(target: Path) -> Path:
     return Path(name)
 
 
-def _fill(temporary: Path, original: int | None, initial: bytes | None) -> None:
+def _copy_from(original: int, temporary: Path) -> None:
     """Copy the photo from the descriptor the lease is on (not by name: the same file)."""
-    if original is not None:
-        with temporary.open("wb") as dst:
-            offset, size = 0, os.fstat(original).st_size
-            while offset < size:
-                sent = os.sendfile(dst.fileno(), original, offset, size - offset)
-                if sent == 0:
-                    break  # truncated meanwhile: the swap's check will notice
-                offset += sent
-    elif initial is not None:
-        temporary.write_bytes(initial)
+    with temporary.open("wb") as dst:
+        offset, size = 0, os.fstat(original).st_size
+        while offset < size:
+            sent = os.sendfile(dst.fileno(), original, offset, size - offset)
+            if sent == 0:
+                break  # truncated meanwhile: the swap's check will notice
+            offset += sent
 
 
 def _signature(st: os.stat_result) -> Signature:

@@ -1,9 +1,15 @@
-"""Talks to the metadata worker process (see :mod:`scened.metadata.worker`).
+"""Talks to the metadata worker processes (see :mod:`scened.metadata.worker`).
 
-One long-lived child process per :class:`MetadataWorker`, started on first use,
-serialised by a lock (exiv2 is not thread-safe) and restarted after it dies.  A
-crash, a hang or an exiv2 error fails the one request with a
-:class:`~scened.errors.MetadataError` naming the photo; the caller goes on.
+exiv2 is not thread-safe and has crashed on malformed files, so it runs in child
+processes: a :class:`MetadataWorker` is a small pool of them (``processes``, each
+started on first use and restarted after it dies), so that several threads write
+keywords at once, each request on a process of its own.  A crash, a hang or an exiv2
+error fails the one request with a :class:`~scened.errors.MetadataError` naming the
+photo; the caller goes on.
+
+Requests are one JSON line each, optionally followed by raw bytes (a photo's content,
+or just its metadata segments, see :mod:`scened.metadata.jpeg_segments`); replies
+likewise.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import contextlib
 import json
 import logging
 import os
+import queue
 import select
 import signal
 import subprocess
@@ -19,7 +26,7 @@ import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from scened.errors import MetadataError
 from scened.metadata.fields import Fields
@@ -31,16 +38,18 @@ DEFAULT_TIMEOUT = 60.0
 
 
 class MetadataWorker:
-    """A handle on one metadata worker process."""
+    """A pool of ``processes`` metadata worker processes; each request takes an idle one."""
 
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT, processes: int = 1) -> None:
         self.timeout = timeout
-        self._lock = threading.Lock()
-        self._process: subprocess.Popen[str] | None = None
+        self.channels = [_Channel(self) for _ in range(max(1, processes))]
+        self._idle: queue.LifoQueue[_Channel] = queue.LifoQueue()
+        for channel in self.channels:
+            self._idle.put(channel)
 
     def read(self, path: Path) -> dict[str, Any]:
         """Keyword fields, scened's record and IPTC datasets of ``path``."""
-        result = self._request({"op": "read", "path": str(path)}, path)
+        result, _ = self._request({"op": "read", "path": str(path)}, path)
         return dict(result or {})
 
     def write(self, path: Path, fields: Fields) -> int:
@@ -49,46 +58,84 @@ class MetadataWorker:
         Returns how many XMP properties ``path`` holds afterwards.
         """
         request = {"op": "write", "path": str(path), "fields": dict(fields)}
-        return int(self._request(request, path) or 0)
+        result, _ = self._request(request, path)
+        return int(result or 0)
+
+    def read_bytes(self, content: bytes, path: Path) -> dict[str, Any]:
+        """As :meth:`read`, of a file's ``content`` (``path`` names it in messages)."""
+        result, _ = self._request({"op": "read_bytes", "path": str(path)}, path, content)
+        return dict(result or {})
+
+    def write_bytes(self, content: bytes, fields: Fields, path: Path) -> bytes:
+        """``content`` with each key of ``fields`` set (``None``: deleted)."""
+        request = {"op": "write_bytes", "path": str(path), "fields": dict(fields)}
+        _, edited = self._request(request, path, content)
+        if edited is None:
+            raise MetadataError("the metadata worker sent back no content", path)
+        return edited
 
     def close(self) -> None:
-        """Stop the worker process (a later request starts a new one)."""
-        with self._lock:
-            self._stop()
+        """Stop the worker processes (a later request starts new ones)."""
+        for channel in self.channels:
+            with channel.lock:
+                channel.stop()
 
-    def _request(self, request: Mapping[str, Any], path: Path) -> Any:
-        with self._lock:
-            process = self._ensure_started()
-            assert process.stdin is not None and process.stdout is not None
-            try:
-                process.stdin.write(json.dumps(request) + "\n")
-                process.stdin.flush()
-                line = self._read_reply(process)
-            except (OSError, _WorkerGoneError) as exc:
-                raise self._failure(path, exc) from exc
-        reply = json.loads(line)
+    def _request(
+        self, request: Mapping[str, Any], path: Path, payload: bytes | None = None
+    ) -> tuple[Any, bytes | None]:
+        channel = self._idle.get()
+        try:
+            with channel.lock:
+                return channel.request(request, path, payload)
+        finally:
+            self._idle.put(channel)
+
+
+class _Channel:
+    """One worker process and its pipes; used by one request at a time."""
+
+    def __init__(self, owner: MetadataWorker) -> None:
+        self.owner = owner
+        self.lock = threading.Lock()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def request(
+        self, request: Mapping[str, Any], path: Path, payload: bytes | None
+    ) -> tuple[Any, bytes | None]:
+        process = self._ensure_started()
+        assert process.stdin is not None and process.stdout is not None
+        header = {**request, "payload": len(payload) if payload is not None else None}
+        try:
+            process.stdin.write(json.dumps(header).encode() + b"\n")
+            if payload is not None:
+                process.stdin.write(payload)
+            process.stdin.flush()
+            reply = json.loads(self._read_line(process.stdout))
+            size = reply.get("payload")
+            content = _read_exactly(process.stdout, size) if size is not None else None
+        except (OSError, ValueError, _WorkerGoneError) as exc:
+            raise self._failure(path, exc) from exc
         if not reply["ok"]:
             raise MetadataError(f"exiv2 failed: {reply['error']}", path)
-        return reply["result"]
+        return reply["result"], content
 
-    def _read_reply(self, process: subprocess.Popen[str]) -> str:
-        assert process.stdout is not None
-        ready, _, _ = select.select([process.stdout], [], [], self.timeout)
+    def _read_line(self, stdout: IO[bytes]) -> bytes:
+        ready, _, _ = select.select([stdout], [], [], self.owner.timeout)
         if not ready:
-            raise _WorkerHungError(f"no answer within {self.timeout:g} s")
-        line = process.stdout.readline()
+            raise _WorkerHungError(f"no answer within {self.owner.timeout:g} s")
+        line = stdout.readline()
         if not line:
             raise _WorkerGoneError("worker exited")
         return line
 
     def _failure(self, path: Path, exc: Exception) -> MetadataError:
         """Kill what is left of the worker and describe how it went."""
-        process = self._process
+        process = self.process
         code = None
         if process is not None and not isinstance(exc, _WorkerHungError):
             with contextlib.suppress(subprocess.TimeoutExpired):
                 code = process.wait(timeout=5)  # a crashed worker is reaped at once
-        self._stop()
+        self.stop()
         if code is not None and code < 0:
             how = f"crashed ({signal.Signals(-code).name})"
         else:
@@ -98,20 +145,18 @@ class MetadataWorker:
             f"the metadata library {how} on this file; it was left unchanged", path
         )
 
-    def _ensure_started(self) -> subprocess.Popen[str]:
-        if self._process is None or self._process.poll() is not None:
-            self._process = subprocess.Popen(
+    def _ensure_started(self) -> subprocess.Popen[bytes]:
+        if self.process is None or self.process.poll() is not None:
+            self.process = subprocess.Popen(
                 [sys.executable, "-m", "scened.metadata.worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
                 env={**os.environ, "PYTHONIOENCODING": "utf-8"},
             )
-        return self._process
+        return self.process
 
-    def _stop(self) -> None:
-        process, self._process = self._process, None
+    def stop(self) -> None:
+        process, self.process = self.process, None
         if process is None:
             return
         if process.poll() is None:
@@ -123,6 +168,13 @@ class MetadataWorker:
                     stream.close()
 
 
+def _read_exactly(stream: IO[bytes], size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise _WorkerGoneError("worker exited in the middle of its answer")
+    return data
+
+
 class _WorkerGoneError(Exception):
     """The worker stopped answering (crashed, exited or hung)."""
 
@@ -131,14 +183,20 @@ class _WorkerHungError(_WorkerGoneError):
     """The worker did not answer in time (and is killed)."""
 
 
+#: Worker processes of the process-wide pool: writes run on as many threads.
+SHARED_PROCESSES = 2
+
 _shared: MetadataWorker | None = None
 _shared_lock = threading.Lock()
 
 
 def shared_worker() -> MetadataWorker:
-    """The process-wide worker that sinks and ``scened untag`` use by default."""
+    """The process-wide pool that sinks and ``scened untag`` use by default.
+
+    Processes start on first use, so a run that writes from one thread starts one.
+    """
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = MetadataWorker()
+            _shared = MetadataWorker(processes=SHARED_PROCESSES)
         return _shared

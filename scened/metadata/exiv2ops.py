@@ -7,15 +7,12 @@ main process imports this module (see :mod:`scened.metadata.worker`).
 from __future__ import annotations
 
 import contextlib
-import functools
-import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyexiv2
-from PIL import Image
 
 from scened.metadata.fields import (
     BAG_PROPERTIES,
@@ -28,6 +25,7 @@ from scened.metadata.fields import (
     TAGS_LIST,
     Fields,
 )
+from scened.metadata.jpeg_segments import blank_jpeg
 
 _READ_XMP_KEYS = (SUBJECT, HIERARCHICAL, TAGS_LIST)
 _BAG_PATTERNS = [
@@ -45,8 +43,21 @@ def setup() -> None:
 def read_fields(path: str) -> dict[str, Any]:
     """The keyword fields, scened's record and every IPTC dataset of one file."""
     with _opened(path) as image:
-        xmp = image.read_xmp()
-        iptc = _read_iptc(image) if _supports_iptc(image) else {}
+        return _fields(image)
+
+
+def read_fields_of(content: bytes) -> dict[str, Any]:
+    """As :func:`read_fields`, of a file's content held in memory."""
+    image = pyexiv2.ImageData(content)
+    try:
+        return _fields(image)
+    finally:
+        image.close()
+
+
+def _fields(image: Any) -> dict[str, Any]:
+    xmp = image.read_xmp()
+    iptc = _read_iptc(image) if _supports_iptc(image) else {}
     found: dict[str, Any] = {
         key: value
         for key, value in xmp.items()
@@ -63,17 +74,35 @@ def write_fields(path: str, fields: Fields) -> int:
     pyexiv2 always writes lists as rdf:Seq.  Returns how many XMP properties the
     file holds afterwards (an empty sidecar is left for the caller to delete).
     """
-    iptc = {key: value for key, value in fields.items() if key.startswith("Iptc.")}
-    xmp = {key: value for key, value in fields.items() if key.startswith("Xmp.")}
     with _opened(path) as image:
-        if iptc:
-            image.modify_iptc(iptc)
-        if xmp:
-            _modify_xmp(image, xmp)
-        left = len(image.read_xmp())
+        left = _write(image, fields)
         if _is_sidecar(path) and left:
             Path(path).write_text(image.read_raw_xmp().rstrip() + "\n", encoding="utf-8")
     return left
+
+
+def write_fields_into(content: bytes, fields: Fields) -> bytes:
+    """As :func:`write_fields`, on a file's content held in memory; the new content.
+
+    Each ``modify_*`` rewrites the buffer in memory, not a file on disk.
+    """
+    image = pyexiv2.ImageData(content)
+    try:
+        _write(image, fields)
+        edited: bytes = image.get_bytes()
+        return edited
+    finally:
+        image.close()
+
+
+def _write(image: Any, fields: Fields) -> int:
+    iptc = {key: value for key, value in fields.items() if key.startswith("Iptc.")}
+    xmp = {key: value for key, value in fields.items() if key.startswith("Xmp.")}
+    if iptc:
+        image.modify_iptc(iptc)
+    if xmp:
+        _modify_xmp(image, xmp)
+    return len(image.read_xmp())
 
 
 def _modify_xmp(image: Any, xmp: Fields) -> None:
@@ -88,7 +117,7 @@ def _modify_xmp(image: Any, xmp: Fields) -> None:
 
 
 def _edited_packet(packet: str, xmp: Fields) -> str:
-    carrier = pyexiv2.ImageData(_blank_jpeg())
+    carrier = pyexiv2.ImageData(blank_jpeg())
     try:
         if packet.strip():
             carrier.modify_raw_xmp(packet)
@@ -112,7 +141,7 @@ def _opened(path: str) -> Iterator[Any]:
         with pyexiv2.Image(path) as image:
             yield image
         return
-    carrier = pyexiv2.ImageData(_blank_jpeg())
+    carrier = pyexiv2.ImageData(blank_jpeg())
     try:
         packet = Path(path).read_text(encoding="utf-8")
         if packet.strip():
@@ -124,13 +153,6 @@ def _opened(path: str) -> Iterator[Any]:
 
 def _is_sidecar(path: str) -> bool:
     return path.lower().endswith(".xmp")
-
-
-@functools.cache
-def _blank_jpeg() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("L", (1, 1)).save(buffer, "JPEG")
-    return buffer.getvalue()
 
 
 def bags_not_seqs(packet: str) -> str:

@@ -6,7 +6,7 @@ import enum
 import stat
 from pathlib import Path
 
-from scened.formats import Keywords, suffixes
+from scened.formats import BY_SUFFIX, Keywords, suffixes
 
 #: Formats exiv2 writes XMP and IPTC into (from the one format table).
 EMBEDDED = suffixes(keywords=Keywords.EMBEDDED)
@@ -14,6 +14,8 @@ EMBEDDED = suffixes(keywords=Keywords.EMBEDDED)
 XMP_ONLY = suffixes(keywords=Keywords.EMBEDDED_XMP)
 #: Camera RAW, whose makers' tools expect sidecars, and formats exiv2 cannot write.
 SIDECAR_ONLY = suffixes(keywords=Keywords.SIDECAR)
+#: JPEG, whose keyword segments are edited apart from the picture.
+JPEG = frozenset(BY_SUFFIX[".jpg"].suffixes)
 
 #: A blank XMP packet, the start of a new sidecar.
 EMPTY_PACKET = (

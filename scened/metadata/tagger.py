@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from scened.errors import MetadataError
-from scened.metadata.atomic import Signature, replace_atomically
+from scened.metadata import jpeg_segments
+from scened.metadata.atomic import Signature, replace_atomically, replace_contents
 from scened.metadata.client import MetadataWorker, shared_worker
 from scened.metadata.fields import (
     RECORD_OF,
@@ -28,12 +29,13 @@ from scened.metadata.fields import (
 )
 from scened.metadata.formats import (
     EMPTY_PACKET,
+    JPEG,
     XMP_ONLY,
     Placement,
     existing_sidecars,
     placement_for,
 )
-from scened.types import TagResult
+from scened.types import Replaced, TagResult
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,48 @@ class KeywordWriter:
             options = dataclasses.replace(options, iptc=False)
         planner = _tag_planner(tags, options, provenance or Provenance(model_id))
         return self._apply(path, planner, dry_run=dry_run, expect=expect)
+
+    def tag_content(
+        self,
+        path: Path,
+        content: bytes,
+        tags: Sequence[str],
+        options: KeywordOptions,
+        *,
+        expect: Signature,
+        provenance: Provenance,
+    ) -> Replaced | None:
+        """As :meth:`tag_file`, from the photo's ``content`` as read when its signature
+        was ``expect`` (not read again); what replaced it, or None if nothing changed.
+
+        For a JPEG only its XMP and IPTC segments go to the metadata worker and come
+        back edited (:mod:`scened.metadata.jpeg_segments`); any other format, or a JPEG
+        whose structure that module does not handle, goes whole.
+        """
+        if path.suffix.lower() in XMP_ONLY:
+            options = dataclasses.replace(options, iptc=False)
+        planner = _tag_planner(tags, options, provenance)
+
+        def transform(data: bytes) -> bytes | None:
+            found = jpeg_segments.find(data) if path.suffix.lower() in JPEG else None
+            if found is None:
+                return self._edit_content(data, path, planner)
+            edited = self._edit_content(jpeg_segments.carrier(data, found), path, planner)
+            if edited is None:
+                return None
+            segments = jpeg_segments.keyword_segments_of(edited)
+            if segments is None:
+                raise MetadataError("exiv2 wrote metadata that could not be spliced", path)
+            return jpeg_segments.splice(data, found, segments)
+
+        return replace_contents(path, transform, content=content, expect=expect)
+
+    def _edit_content(self, content: bytes, path: Path, planner: Planner) -> bytes | None:
+        current = self.worker.read_bytes(content, path)
+        todo = _todo(path, current, planner)
+        if not todo:
+            return None
+        return self.worker.write_bytes(content, todo, path)
 
     def tag_sidecar(
         self,

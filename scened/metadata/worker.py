@@ -2,11 +2,18 @@
 
 Run as ``python -m scened.metadata.worker``.  It reads one JSON request per line
 on stdin and answers one JSON line on its private copy of stdout (fd 1 itself is
-pointed at stderr, so anything exiv2 prints cannot corrupt the protocol)::
+pointed at stderr, so anything exiv2 prints cannot corrupt the protocol).  A
+``payload`` of N means N raw bytes follow the line (a file's content)::
 
     {"op": "read", "path": "/p/a.jpg"}             -> {"ok": true, "result": {...}}
     {"op": "write", "path": "...", "fields": {...}} -> {"ok": true, "result": 3}
+    {"op": "read_bytes", "path": "...", "payload": N} + N bytes -> {"ok": true, "result": {...}}
+    {"op": "write_bytes", "path": "...", "fields": {...}, "payload": N} + N bytes
+                                                   -> {"ok": true, "payload": M} + M bytes
     failures                                       -> {"ok": false, "error": "..."}
+
+``path`` names the photo for the bytes operations (messages, fault injection); the
+worker never opens it.
 
 If exiv2 crashes, only this process dies; :mod:`scened.metadata.client` notices,
 fails that one photo and starts a new worker for the next.
@@ -28,32 +35,45 @@ from typing import IO, Any
 CRASH_ON_ENV = "SCENED_METADATA_WORKER_CRASH_ON"
 
 
-def handle(request: dict[str, Any]) -> Any:
-    """Carry out one request; its result goes back to the caller."""
+def handle(request: dict[str, Any], payload: bytes | None = None) -> tuple[Any, bytes | None]:
+    """Carry out one request; its result (and content, if any) go back to the caller."""
     from scened.metadata import exiv2ops
 
     path = str(request["path"])
     crash_on = os.environ.get(CRASH_ON_ENV)
     if crash_on and crash_on in Path(path).name:
         os.kill(os.getpid(), signal.SIGSEGV)
-    if request["op"] == "read":
-        return exiv2ops.read_fields(path)
-    if request["op"] == "write":
-        return exiv2ops.write_fields(path, request["fields"])
+    op = request["op"]
+    if op == "read":
+        return exiv2ops.read_fields(path), None
+    if op == "write":
+        return exiv2ops.write_fields(path, request["fields"]), None
+    if op == "read_bytes" and payload is not None:
+        return exiv2ops.read_fields_of(payload), None
+    if op == "write_bytes" and payload is not None:
+        return None, exiv2ops.write_fields_into(payload, request["fields"])
     raise ValueError(f"unknown request {request['op']!r}")
 
 
-def serve(requests: IO[str], replies: IO[str]) -> None:
+def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
     """Answer requests until stdin closes."""
     from scened.metadata import exiv2ops
 
     exiv2ops.setup()
     for line in requests:
+        request = json.loads(line)
+        size = request.get("payload")
+        payload = requests.read(size) if size is not None else None
+        content: bytes | None = None
         try:
-            reply = {"ok": True, "result": handle(json.loads(line))}
+            result, content = handle(request, payload)
+            reply = {"ok": True, "result": result}
         except Exception as exc:  # every failure goes back to the caller as text
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-        replies.write(json.dumps(reply) + "\n")
+        reply["payload"] = len(content) if content is not None else None
+        replies.write(json.dumps(reply).encode() + b"\n")
+        if content is not None:
+            replies.write(content)
         replies.flush()
 
 
@@ -63,10 +83,10 @@ def main() -> None:
     # stdin: that, not a signal, ends the worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    replies = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    serve(sys.stdin, replies)
+    serve(sys.stdin.buffer, replies)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ class Item:
     classified: bool = False
     error: str = ""
     thread: str = ""
+    written_by: str = ""
     stages: list[str] = field(default_factory=list)
 
 
@@ -26,6 +27,8 @@ class Recorder:
         self.alive = 0
         self.most_alive = 0
         self.batches: list[int] = []
+        self.write_groups: list[int] = []
+        self.finish_groups: list[int] = []
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.stop_after = stop_after
@@ -47,11 +50,19 @@ class Recorder:
         for item in items:
             item.classified = True
 
-    def finish(self, item: Item) -> None:
-        item.thread = threading.current_thread().name
+    def write(self, items: list[Item]) -> None:
         with self.lock:
-            self.alive -= 1
-        self.finished.append(item)
+            self.write_groups.append(len(items))
+        for item in items:
+            item.written_by = threading.current_thread().name
+
+    def finish(self, items: list[Item]) -> None:
+        self.finish_groups.append(len(items))
+        for item in items:
+            item.thread = threading.current_thread().name
+            with self.lock:
+                self.alive -= 1
+            self.finished.append(item)
         if self.stop_after is not None and len(self.finished) >= self.stop_after:
             self.stop.set()
 
@@ -65,6 +76,8 @@ class Recorder:
             classify=self.classify,
             finish=self.finish,
             on_error=self.on_error,
+            needs_write=lambda item: item.number % 3 == 0 and not item.error,
+            write=self.write,
         )
 
 
@@ -76,6 +89,19 @@ def test_every_job_is_finished_once_in_the_calling_thread() -> None:
     assert {item.thread for item in recorder.finished} == {threading.current_thread().name}
     assert all(item.classified == (item.number % 2 == 0) for item in recorder.finished)
     assert sum(recorder.batches) == 51 and max(recorder.batches) <= 4
+    assert max(recorder.finish_groups) <= 4  # one state transaction a group at most
+
+
+def test_jobs_that_need_a_write_are_written_in_writer_threads_in_groups() -> None:
+    recorder = Recorder()
+    Pipeline(recorder.stages(), readers=2, batch_size=4, queue_size=2, writers=3).run(
+        recorder.feed(90)
+    )
+
+    written = {item.number: item.written_by for item in recorder.finished if item.written_by}
+    assert set(written) == set(range(0, 90, 3))  # those, and only those, once each
+    assert sum(recorder.write_groups) == 30 and max(recorder.write_groups) <= 4
+    assert {name.rsplit("-", 1)[0] for name in written.values()} == {"scened-write"}
 
 
 def test_memory_stays_bounded_by_the_queues() -> None:
@@ -83,8 +109,9 @@ def test_memory_stays_bounded_by_the_queues() -> None:
     pipeline = Pipeline(recorder.stages(), readers=2, batch_size=4, queue_size=3)
     pipeline.run(recorder.feed(500))
 
-    # in_q + batch_q + out_q (3 each), a job per reader, a batch, one being fed/finished
-    bound = 3 * 3 + 2 + 4 + 2
+    # in_q + batch_q + write_q (3 each), out_q (3 groups of writers or single jobs),
+    # a job per reader, a batch, a group per writer, a group being finished, one being fed
+    bound = 3 * 3 + 3 * 4 + 2 + 4 + 2 * 4 + 4 + 1
     assert len(recorder.finished) == 500
     assert recorder.most_alive <= bound
 

@@ -299,27 +299,44 @@ def test_a_library_folder_that_is_not_the_one_scanned_before_prunes_nothing_at_f
     assert run_once().pruned == 2  # the same folder again: it really is the library now
 
 
-def test_a_failed_state_write_stops_the_scan_before_the_next_photo_is_written(
+def test_a_failed_state_write_stops_the_scan_and_what_was_written_is_recognised_next_time(
     library: Path, run_once: Runner, recorder: RecorderPlugin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for i in range(6):
-        make_photo(library / f"p{i}.jpg", "red")
+    """Photos are recorded a group at a time: when the state fails, the scan stops; the
+    photos written in the meantime carry their own record, so the next run (the disk
+    freed) recognises them and writes none of them again."""
+    photos = {make_photo(library / f"p{i:02}.jpg", "red") for i in range(60)}
     real_record = StateDB.record
     recorded: list[Path] = []
+    writes_when_it_failed: list[int] = []
 
     def disk_full_after_two(self: StateDB, record: object) -> None:
         if len(recorded) >= 2:
+            writes_when_it_failed.append(len(recorder.writes))
             raise sqlite3.OperationalError("database or disk is full")
         real_record(self, record)  # type: ignore[arg-type]
         recorded.append(record.path)  # type: ignore[attr-defined]
 
-    monkeypatch.setattr(StateDB, "record", disk_full_after_two)
-    summary = run_once()
+    sinks = [{"type": "xmp"}, {"type": "record"}]
+    with monkeypatch.context() as patched:
+        patched.setattr(StateDB, "record", disk_full_after_two)
+        failed = run_once(sinks=sinks)
 
-    assert "the state database failed (database or disk is full)" in summary.error
-    assert not summary.ok and summary.pruned == 0
-    written = [path for path, _, dry in recorder.writes if not dry]
-    assert len(written) == 3  # two recorded, and the one whose record failed: no more
+    assert "the state database failed (database or disk is full)" in failed.error
+    assert not failed.ok and failed.pruned == 0
+    first = {path for path, _, dry in recorder.writes if not dry}
+    # each writer thread checks before each photo: at most one photo each after it failed
+    assert len(recorder.writes) - writes_when_it_failed[0] <= 2
+    assert len(first) >= 3
+    recorder.writes.clear()
+
+    again = run_once(sinks=sinks)
+
+    second = {path for path, _, dry in recorder.writes if not dry}
+    assert again.ok and again.found == len(photos)
+    assert not first & second  # nothing written twice
+    assert first | second == photos
+    assert again.unchanged >= len(first)  # recognised by their own record, not re-tagged
 
 
 def test_a_photo_without_a_confident_tag_gets_no_keyword_and_is_counted(

@@ -55,15 +55,15 @@ def test_a_file_too_large_for_the_disk_quota_keeps_the_original(
     """The copy itself fails half-way (as with a full disk): nothing is replaced."""
     photo = oracle.make_photo(tmp_path / "big.png")
     original = photo.read_bytes()
-    real_fill = atomic._fill
+    real_copy = atomic._copy_from
 
-    def half_copy(temporary: Path, source: int | None, initial: bytes | None) -> None:
-        real_fill(temporary, source, initial)
+    def half_copy(source: int, temporary: Path) -> None:
+        real_copy(source, temporary)
         with temporary.open("r+b") as handle:
             handle.truncate(len(original) // 2)
         raise OSError(27, "File too large")
 
-    monkeypatch.setattr(atomic, "_fill", half_copy)
+    monkeypatch.setattr(atomic, "_copy_from", half_copy)
     with pytest.raises(MetadataError, match="File too large"):
         writer.tag_file(photo, ["Beach"], KeywordOptions(), model_id="m1")
     assert photo.read_bytes() == original
@@ -200,13 +200,13 @@ def test_a_program_opening_the_photo_for_writing_makes_scened_let_go(
     photo = oracle.make_photo(tmp_path / "upload.jpg")
     original = photo.read_bytes()
     if moment == "copy":
-        real_fill = atomic._fill
+        real_copy = atomic._copy_from
 
-        def fill_then_writer(temporary: Path, source: int | None, initial: bytes | None) -> None:
-            real_fill(temporary, source, initial)
+        def copy_then_writer(source: int, temporary: Path) -> None:
+            real_copy(source, temporary)
             _start_writing(photo)
 
-        monkeypatch.setattr(atomic, "_fill", fill_then_writer)
+        monkeypatch.setattr(atomic, "_copy_from", copy_then_writer)
     else:
         monkeypatch.setattr(atomic, "BEFORE_SWAP", [lambda path: _start_writing(photo)])
 

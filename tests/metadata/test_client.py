@@ -76,13 +76,13 @@ def test_the_worker_outlives_ctrl_c_and_systemds_stop_and_ends_with_its_pipe(
     worker = MetadataWorker(timeout=30)
     photo = oracle.make_photo(tmp_path / "a.jpg")
     worker.read(photo)  # started
-    process = worker._process
+    process = worker.channels[0].process
     assert process is not None
     for sig in (signal.SIGINT, signal.SIGTERM):
         os.kill(process.pid, sig)
     assert KeywordWriter(worker).tag_file(photo, ["Beach"], KeywordOptions(), model_id="m")
-    assert worker._process is process and process.poll() is None  # the same worker, alive
+    assert worker.channels[0].process is process and process.poll() is None  # the same one
     assert process.stdin is not None
     process.stdin.close()  # what the parent's exit does
     assert process.wait(timeout=30) == 0
-    worker._process = None
+    worker.channels[0].process = None
