@@ -51,7 +51,7 @@ def test_the_same_keywords_as_a_file_write_and_nothing_else_changed(
 ) -> None:
     by_content = oracle.make_photo(tmp_path / f"content{suffix}")
     oracle.add_user_keywords(by_content, ["Urlaub"], ["Reisen|Urlaub"])
-    by_file = shutil.copy(by_content, tmp_path / f"file{suffix}")
+    by_file = Path(shutil.copy(by_content, tmp_path / f"file{suffix}"))
     before = oracle.pixels_exif_icc(by_content)
 
     replaced = tag_content(writer, by_content, ["Beach", "Sky"])
