@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 DESCRIPTION = """Scene tags for images: `POST /classify` with `{"images": ["<base64>", ...]}`
 answers `{"tags": [[...], ...]}`, one tag list per image in request order.
+The same photos can be sent as `multipart/form-data`, one `file` field each
+(`curl -F file=@photo.jpg`), for the same answer.
 Errors answer `{"error": <code>, "message": <text>, "index": <entry of images>}`."""
 
 
@@ -77,6 +79,7 @@ def create_app(
     pm: pluggy.PluginManager | None = None,
 ) -> FastAPI:
     """The API for ``settings``, serving ``classifier`` (default: load the model at startup)."""
+    from scened.api.docs import install_docs
     from scened.api.routes import router
 
     settings = settings or ApiSettings()
@@ -88,7 +91,15 @@ def create_app(
         default_policy=build_policy(pm, settings.policy, {}, classifier=classifier),
         classifier=classifier,
     )
-    app = FastAPI(title="scened", version=__version__, description=DESCRIPTION, lifespan=_lifespan)
+    # /docs is served from an installed copy of Swagger UI (scened.api.docs), not a CDN.
+    app = FastAPI(
+        title="scened",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.scened = state
     install_error_handlers(app)
     # Added first, so inside CORS: a 503 for a full budget still carries CORS headers.
@@ -105,6 +116,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
         )
     app.include_router(router)
+    install_docs(app)
     install_review(app)  # /review: the photographer's corrections (scened.review)
     return app
 

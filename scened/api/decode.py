@@ -1,5 +1,9 @@
 """From a request body to model input: JSON shape, base64, file type, colour mode, pixels.
 
+:func:`decode_image` takes an entry of the JSON form's ``images`` (base64),
+:func:`decode_file` a ``file`` part of the multipart form (the file's bytes);
+past that, both run the same checks and the same decoding.
+
 The pixels are made by :func:`scened.imaging.load_for_model`, the function the
 daemon and ``scened classify`` use, so an image gets the same tags whichever way
 it reaches scened.  What is accepted is the SPEC's: JPEG and PNG (decided by the
@@ -29,7 +33,20 @@ log = logging.getLogger(__name__)
 ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG"})
 ACCEPTED_MODES = frozenset({"RGB", "RGBA", "CMYK"})
 _IMAGE_ERRORS = (ImageError, Image.DecompressionBombError)
+#: How an entry reached the API, for the wording of its errors.
+_BASE64, _FILE = "base64", "file"
 _DATA_URL = re.compile(r"data:[^,;]*(?:;[^,;]*)*?;base64,", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class OversizeFile:
+    """A multipart ``file`` larger than ``max_image_bytes``: its size only, its bytes dropped.
+
+    Kept in its place among the files so that, as in the JSON form, the lowest
+    failing entry decides the answer.
+    """
+
+    size: int
 
 
 @dataclass(frozen=True)
@@ -54,14 +71,30 @@ def parse_images(body: bytes | bytearray, max_images: int) -> list[object]:
 def decode_image(index: int, entry: object, limits: ImageLimits) -> np.ndarray:
     """Entry ``index`` of ``images`` as a ``(size, size, 3)`` uint8 array, or an ApiError."""
     data = decode_base64(index, entry, limits.max_image_bytes)
-    check_image(index, data, limits.max_pixels)
+    return _pixels(index, data, limits, _BASE64)
+
+
+def decode_file(index: int, entry: bytes | OversizeFile, limits: ImageLimits) -> np.ndarray:
+    """File ``index`` of a multipart body as a ``(size, size, 3)`` uint8 array, or an ApiError.
+
+    The same checks and errors as :func:`decode_image` after its base64 step.
+    """
+    if isinstance(entry, OversizeFile):
+        raise _too_large(index, entry.size, limits.max_image_bytes)
+    if not entry:
+        raise _not_an_image(index, "the file is empty", _FILE)
+    return _pixels(index, entry, limits, _FILE)
+
+
+def _pixels(index: int, data: bytes, limits: ImageLimits, kind: str) -> np.ndarray:
+    check_image(index, data, limits.max_pixels, kind=kind)
     try:
         return load_for_model(data, size=limits.size, max_pixels=limits.max_pixels)
     except _IMAGE_ERRORS as exc:
-        raise _image_error(index, exc) from None
+        raise _image_error(index, exc, kind) from None
     except Exception as exc:  # Pillow raises many types on crafted input; never a 500
         log.debug("entry %d failed to decode", index, exc_info=True)
-        raise _not_an_image(index, f"cannot decode: {type(exc).__name__}") from None
+        raise _not_an_image(index, f"cannot decode: {type(exc).__name__}", kind) from None
 
 
 def decode_base64(index: int, entry: object, max_image_bytes: int) -> bytes:
@@ -88,25 +121,23 @@ def decode_base64(index: int, entry: object, max_image_bytes: int) -> bytes:
     if not data:
         raise _not_an_image(index, "empty")
     if len(data) > max_image_bytes:
-        raise ApiError(
-            413,
-            ErrorCode.IMAGE_TOO_LARGE,
-            f"image {index} is {len(data):,} bytes, more than the limit of {max_image_bytes:,}",
-            index,
-        )
+        raise _too_large(index, len(data), max_image_bytes)
     return data
 
 
-def check_image(index: int, data: bytes, max_pixels: int) -> None:
-    """Refuse what the SPEC does not accept, from the header alone (nothing decoded)."""
+def check_image(index: int, data: bytes, max_pixels: int, *, kind: str = _BASE64) -> None:
+    """Refuse what the SPEC does not accept, from the header alone (nothing decoded).
+
+    ``kind`` (``"base64"`` or ``"file"``) only words the error message.
+    """
     try:
         with open_image(data, max_pixels=max_pixels) as image:
             file_type, mode = image.format, image.mode
     except _IMAGE_ERRORS as exc:
-        raise _image_error(index, exc) from None
+        raise _image_error(index, exc, kind) from None
     except Exception as exc:  # see decode_image
         log.debug("entry %d failed to open", index, exc_info=True)
-        raise _not_an_image(index, f"cannot read: {type(exc).__name__}") from None
+        raise _not_an_image(index, f"cannot read: {type(exc).__name__}", kind) from None
     if file_type not in ACCEPTED_FORMATS:
         raise ApiError(
             400,
@@ -123,17 +154,28 @@ def check_image(index: int, data: bytes, max_pixels: int) -> None:
         )
 
 
-def _image_error(index: int, exc: Exception) -> ApiError:
+def _image_error(index: int, exc: Exception, kind: str = _BASE64) -> ApiError:
     if isinstance(exc, ImageTooLargeError | Image.DecompressionBombError):
         message = exc.message if isinstance(exc, ImageTooLargeError) else str(exc)
         return ApiError(400, ErrorCode.TOO_MANY_PIXELS, f"image {index}: {message}", index)
     if isinstance(exc, UnsupportedImageError):
         return ApiError(400, ErrorCode.UNSUPPORTED_COLOUR_MODE, f"image {index}: {exc}", index)
     reason = exc.message if isinstance(exc, ImageError) else str(exc)
-    return _not_an_image(index, reason)
+    return _not_an_image(index, reason, kind)
 
 
-def _not_an_image(index: int, reason: str) -> ApiError:
+def _not_an_image(index: int, reason: str, kind: str = _BASE64) -> ApiError:
+    """``not_a_base64_image``: the SPEC's code for an entry that is not an image, either form."""
+    message = f"image {index} is not a base64 image: {reason}"
+    if kind == _FILE:
+        message = f"image {index}: {reason}"
+    return ApiError(400, ErrorCode.NOT_A_BASE64_IMAGE, message, index)
+
+
+def _too_large(index: int, size: int, max_image_bytes: int) -> ApiError:
     return ApiError(
-        400, ErrorCode.NOT_A_BASE64_IMAGE, f"image {index} is not a base64 image: {reason}", index
+        413,
+        ErrorCode.IMAGE_TOO_LARGE,
+        f"image {index} is {size:,} bytes, more than the limit of {max_image_bytes:,}",
+        index,
     )

@@ -34,6 +34,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_COLOUR_MODE = "unsupported_colour_mode"
     # Other client errors.
     MALFORMED_JSON = "malformed_json"
+    MALFORMED_MULTIPART = "malformed_multipart"
     TOO_MANY_PIXELS = "too_many_pixels"
     UNKNOWN_POLICY = "unknown_policy"
     INVALID_PARAMETER = "invalid_parameter"

@@ -1,15 +1,18 @@
 """The endpoints: ``POST /classify`` (the SPEC's contract) and ``GET /health``.
 
-Blocking work (JSON parsing, base64, image decoding) runs in the decode thread
-pool and the model in the micro-batcher's thread, so the event loop only moves
-bytes and futures.
+``POST /classify`` takes the SPEC's JSON body or, with the same answers, errors
+and limits, ``multipart/form-data`` with one ``file`` field per photo
+(:mod:`scened.api.formdata`).  Blocking work (JSON and multipart parsing,
+base64, image decoding) runs in the decode thread pool and the model in the
+micro-batcher's thread, so the event loop only moves bytes and futures.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request, Security
@@ -17,20 +20,22 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from scened.api.app import ApiState
-from scened.api.decode import ImageLimits, decode_image, parse_images
+from scened.api.decode import ImageLimits, decode_file, decode_image, parse_images
 from scened.api.errors import ApiError, ErrorCode
+from scened.api.formdata import MEDIA_TYPE, is_multipart, read_files
 from scened.api.schemas import (
     ClassifyRequest,
     ClassifyResponse,
     HealthResponse,
     error_responses,
+    multipart_body_schema,
 )
+from scened.api.streaming import read_body
 from scened.types import Prediction
 
 router = APIRouter()
 _bearer = HTTPBearer(auto_error=False, description="Required when the server has a token")
-#: How much of an over-limit body is read and discarded so the client gets the 413.
-_DRAIN_FACTOR = 4
+_Entry = TypeVar("_Entry")
 
 
 def get_state(request: Request) -> ApiState:
@@ -54,7 +59,10 @@ def require_token(
 _CLASSIFY_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": ClassifyRequest.model_json_schema()}},
+        "content": {
+            "application/json": {"schema": ClassifyRequest.model_json_schema()},
+            MEDIA_TYPE: {"schema": multipart_body_schema()},
+        },
     }
 }
 
@@ -86,6 +94,8 @@ async def classify(
 
     The body is ``{"images": ["<base64>", ...]}``; each entry is plain base64 or a
     ``data:image/...;base64,`` URL of a JPEG or PNG in the RGB, RGBA or CMYK mode.
+    Or the body is ``multipart/form-data`` with one ``file`` field per image
+    (``curl -F file=@photo.jpg``), answered the same way, in the fields' order.
     """
     state = get_state(request)
     batcher = state.ready_batcher()
@@ -97,13 +107,24 @@ async def classify(
             f"top must be between 1 and {classes}, the model's number of classes",
         )
     chosen_policy = state.policy(policy)
-    body = await read_body(request, state.settings.max_body_bytes)
-    loop = asyncio.get_running_loop()
-    images = await loop.run_in_executor(
-        state.decode_pool, parse_images, body, state.settings.max_images
-    )
-    del body  # the images hold what is needed; the raw body is not kept while decoding
-    pixels = await decode_all(state, images)
+    settings = state.settings
+    if is_multipart(request.headers.get("content-type")):
+        files = await read_files(
+            request,
+            max_body_bytes=settings.max_body_bytes,
+            max_images=settings.max_images,
+            max_image_bytes=settings.max_image_bytes,
+            pool=state.decode_pool,
+        )
+        pixels = await decode_all(state, files, decode_file)
+    else:
+        body = await read_body(request, settings.max_body_bytes)
+        loop = asyncio.get_running_loop()
+        images = await loop.run_in_executor(
+            state.decode_pool, parse_images, body, settings.max_images
+        )
+        del body  # the images hold what is needed; the raw body is not kept while decoding
+        pixels = await decode_all(state, images, decode_image)
     predictions = await batcher.predict(pixels)
     answer: dict[str, Any] = {"tags": [chosen_policy.choose(p) for p in predictions]}
     if top is not None:
@@ -132,40 +153,19 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse(report.model_dump(), status_code=200 if report.ready else 503)
 
 
-async def read_body(request: Request, limit: int) -> bytearray:
-    """The request body, or a 413 once it passes ``limit`` bytes.
-
-    An over-limit body is read on (and thrown away) up to a few times the limit,
-    so that the client, still sending, gets the 413 instead of a reset connection.
-    The body is returned as it was gathered (no copy: it can be a quarter of the
-    memory a request holds).  A client too slow to send it is cut off by the
-    connection guards (:mod:`scened.api.protocol`).
-    """
-    received = bytearray()
-    for_nothing = 0
-    async for chunk in request.stream():
-        if len(received) + len(chunk) <= limit and not for_nothing:
-            received += chunk
-            continue
-        for_nothing += len(chunk)
-        if for_nothing > _DRAIN_FACTOR * limit:
-            break
-    if for_nothing:
-        raise ApiError(
-            413, ErrorCode.BODY_TOO_LARGE, f"the body is larger than the limit of {limit:,} bytes"
-        )
-    return received
-
-
-async def decode_all(state: ApiState, images: list[object]) -> np.ndarray:
-    """Decode every entry in the thread pool; the lowest failing index wins."""
+async def decode_all(
+    state: ApiState,
+    entries: Sequence[_Entry],
+    decode: Callable[[int, _Entry, ImageLimits], np.ndarray],
+) -> np.ndarray:
+    """Decode every entry with ``decode`` in the thread pool; the lowest failing index wins."""
     size = state.classifier.input_size if state.classifier is not None else 0
     limits = ImageLimits(state.settings.max_image_bytes, state.settings.max_pixels, size)
     loop = asyncio.get_running_loop()
     decoded = await asyncio.gather(
         *(
-            loop.run_in_executor(state.decode_pool, decode_image, index, entry, limits)
-            for index, entry in enumerate(images)
+            loop.run_in_executor(state.decode_pool, decode, index, entry, limits)
+            for index, entry in enumerate(entries)
         ),
         return_exceptions=True,
     )

@@ -19,6 +19,22 @@ class ClassifyRequest(BaseModel):
     )
 
 
+def multipart_body_schema() -> dict[str, Any]:
+    """The OpenAPI schema of the multipart form of ``POST /classify``: ``file`` fields."""
+    return {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {
+                "type": "array",
+                "items": {"type": "string", "format": "binary"},
+                "description": "One field per image, in order (curl -F file=@photo.jpg). "
+                "JPEG and PNG (by content), colour modes RGB, RGBA and CMYK.",
+            }
+        },
+    }
+
+
 class ClassProbability(BaseModel):
     """One class and its softmax probability."""
 
