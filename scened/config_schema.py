@@ -18,12 +18,29 @@ _PLUGIN_TABLE: dict[str, Any] = {
 
 _GLOBS: dict[str, Any] = {"type": "array", "items": {"type": "string", "minLength": 1}}
 
+#: Crontab's ``@`` shorthands, which APScheduler 3.x does not read, as the 5-field
+#: lines :func:`scened.config.cron_line` turns them into.
+CRON_ALIASES: dict[str, str] = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
 SCHEDULE_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
         "interval": {"type": "integer", "minimum": 1, "description": "seconds between scans"},
-        "cron": {"type": "string", "minLength": 1, "description": "5-field crontab line"},
+        "cron": {
+            "type": "string",
+            "minLength": 1,
+            "description": "5-field crontab line, or an alias such as @daily",
+        },
     },
     "oneOf": [{"required": ["interval"]}, {"required": ["cron"]}],
 }

@@ -4,6 +4,11 @@ Exit status: 0 when every class has the images asked for; 3 when the run finishe
 some class has fewer (the engine ran out of usable results; a summary line says which);
 1 on an error (one line, no traceback); 2 on a bad command line; 130 when interrupted
 (what was saved stays saved: run the same command again to resume).
+
+Only the standard library and the light modules of this package are imported until
+a scrape starts, so ``--help`` and ``--list-engines`` are instant and work without
+the ``scraper`` extra; a scrape without it ends in one line naming what to install
+(as ``scened serve`` does for the ``api`` extra).
 """
 
 from __future__ import annotations
@@ -13,21 +18,17 @@ import logging
 import sys
 from collections.abc import Sequence
 from functools import partial
+from importlib.util import find_spec
 from pathlib import Path
 
-from selenium.common.exceptions import WebDriverException
-from tqdm.contrib.logging import logging_redirect_tqdm  # type: ignore[import-untyped, unused-ignore]
-
-from .browser import BrowserOptions, open_browser
 from .classes import DEFAULT_CLASSES, build_class_queries
-from .dataset import Dataset
 from .engines import bundled_engines, choose_engine
 from .errors import ScraperError
-from .fetch import Downloader, HostRateLimiter
-from .scrape import QualitySettings, Scraper
 
 EXIT_SHORT = 3
 PROG = "scened-scrape"
+#: The modules of the ``scraper`` extra a scrape needs (top-level names).
+EXTRA_MODULES = ("selenium", "imagehash")
 
 
 def positive_int(text: str) -> int:
@@ -48,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     what = parser.add_argument_group("what to scrape")
     what.add_argument(
-        "classes", nargs="*", help=f"class names (default: the {len(DEFAULT_CLASSES)} SPEC classes)"
+        "classes",
+        nargs="*",
+        help=f"class names (default: scened's {len(DEFAULT_CLASSES)} scene classes)",
     )
     what.add_argument(
         "--classes-file", type=Path, help="one class a line, optionally 'Class = extra words'"
@@ -114,8 +117,24 @@ def list_engines() -> int:
     return 0
 
 
+def missing_extra() -> str | None:
+    """The one-line message when a module of the scraper extra is not installed."""
+    missing = [name for name in EXTRA_MODULES if find_spec(name) is None]
+    if not missing:
+        return None
+    return (
+        f"needs the scraper extra ({', '.join(missing)} not installed): "
+        "pip install 'scened[scraper]'"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Scrape as the parsed command line says; the exit status."""
+    from .browser import BrowserOptions, open_browser
+    from .dataset import Dataset
+    from .fetch import Downloader, HostRateLimiter
+    from .scrape import QualitySettings, Scraper
+
     queries = build_class_queries(args.classes, args.classes_file, args.extra, args.extra_for)
     adapter = choose_engine(args.engine, args.engine_file, args.base_url)
     browser = BrowserOptions(args.browser, args.driver, args.browser_binary, not args.show_browser)
@@ -147,6 +166,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return list_engines()
     if args.out is None:
         parser.error("the following arguments are required: -o/--out")
+    missing = missing_extra()
+    if missing is not None:
+        print(f"{PROG}: error: {missing}", file=sys.stderr)
+        return 1
+    from selenium.common.exceptions import WebDriverException
+    from tqdm.contrib.logging import logging_redirect_tqdm  # type: ignore[import-untyped, unused-ignore]
+
     try:
         with logging_redirect_tqdm():  # log lines go above the progress bars
             return run(args)

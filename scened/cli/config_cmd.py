@@ -1,21 +1,42 @@
-"""``scened config check`` and ``scened config show``; the shared ``--config`` option."""
+"""``scened config check`` and ``scened config show``; the shared ``--config`` option.
+
+``check`` reports every problem at once, one line each: what loading finds (the
+schema, absolute and non-overlapping paths, crontab lines: :mod:`scened.config`), then
+what only the machine can tell: that each library's policy and sinks can be built, and
+that each library folder exists and can be read and written by the user running the
+check (run it as the service's user: ``sudo -u scened scened config check``).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from scened.config import Config, find_config_file, load_config, to_toml
+from scened.config import (
+    LibraryConfig,
+    MachineChecks,
+    Problem,
+    find_config_file,
+    load_config,
+    to_toml,
+)
 from scened.errors import ConfigError, ScenedError
 from scened.plugins import get_plugin_manager
 from scened.policies import build_policy
 from scened.sinks import build_sinks
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: Sinks that write nowhere in the library folder, so a folder scened may only read
+#: is no problem for them.  Any other sink (xmp, sidecar, a plugin's) is taken to
+#: write beside the photos.
+WRITES_ELSEWHERE = frozenset({"json", "webhook"})
 
 
 def config_option(func: F) -> F:
@@ -37,27 +58,96 @@ def config_group() -> None:
 @config_group.command()
 @config_option
 def check(config_path: Path | None) -> None:
-    """Validate the configuration file; exit 78 with the key at fault if it is invalid."""
-    config = load_config(config_path)
-    check_plugins(config)
+    """Check the configuration file and the folders it names.
+
+    Reports every problem, one line each with the key at fault (libraries by their
+    position and name), and exits 78 if there is any.  Folders are checked for the
+    user running this: run it as the service's user.
+    """
+    checks = MachineChecks(library=library_problems, state_dir=state_dir_problem)
+    config = load_config(config_path, checks=checks)
     where = str(config.source) if config.source else "no configuration file (defaults)"
     click.echo(f"{where}: OK, {len(config.libraries)} libraries")
 
 
-def check_plugins(config: Config) -> None:
-    """Build each library's policy and sinks, so their options are checked too."""
+def library_problems(library: LibraryConfig) -> list[Problem]:
+    """Its policy and each sink can be built with their options; its folder exists, can
+    be read, and can be written unless its sinks write elsewhere."""
     pm = get_plugin_manager()
-    for index, library in enumerate(config.libraries):
-        where = f"libraries[{index}]"
+    problems: list[Problem] = []
+    try:
+        build_policy(pm, library.policy_name, library.policy_options)
+    except ScenedError as exc:
+        option = _key_of(exc)
+        problems.append((f"policy.{option}" if option else "policy", exc.message))
+    for position, spec in enumerate(library.sinks, start=1):
         try:
-            build_policy(pm, library.policy_name, library.policy_options)
-            for sink in build_sinks(pm, library.sinks):
+            for sink in build_sinks(pm, [spec]):
                 sink.close()
-        except ConfigError as exc:
-            key = f"{where}.{exc.key}" if exc.key else f"{where}.policy"
-            raise ConfigError(exc.message, config.source, key=key) from exc
-        except ScenedError as exc:
-            raise ConfigError(exc.message, config.source, key=f"{where}.policy") from exc
+        except ScenedError as exc:  # build_sinks names the one sink it was given "sinks[0]"
+            problems.append((f"sinks[{position}]{_key_of(exc).removeprefix('sinks[0]')}",
+                             exc.message))  # fmt: skip
+    folder = _folder_problem(library)
+    if folder:
+        problems.append(("path", folder))
+    return problems
+
+
+def _key_of(error: ScenedError) -> str:
+    return (error.key or "") if isinstance(error, ConfigError) else ""
+
+
+def _folder_problem(library: LibraryConfig) -> str:
+    folder = library.path
+    try:
+        is_folder = stat.S_ISDIR(folder.stat().st_mode)
+    except FileNotFoundError:
+        return f"{folder} does not exist (a share not mounted yet?)"
+    except OSError as exc:
+        return f"{folder} cannot be reached by {_user()}: {exc.strerror}"
+    if not is_folder:
+        return f"{folder} is not a folder"
+    if not os.access(folder, os.R_OK | os.X_OK):
+        return f"{folder} cannot be read by {_user()}: {_grant(folder, 'rX')}"
+    writes_here = any(spec["type"] not in WRITES_ELSEWHERE for spec in library.sinks)
+    if writes_here and not os.access(folder, os.W_OK | os.X_OK):
+        return (
+            f"{folder} cannot be written by {_user()}, and its sinks write keywords into "
+            f"the photos or beside them: {_grant(folder, 'rwX')}, or use only sinks that "
+            f"write elsewhere ({', '.join(sorted(WRITES_ELSEWHERE))})"
+        )
+    return ""
+
+
+def state_dir_problem(state_dir: Path) -> str:
+    """The state folder can be written, or created in its nearest existing parent."""
+    for folder in (state_dir, *state_dir.parents):
+        try:
+            is_folder = stat.S_ISDIR(folder.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            return f"{state_dir} cannot be reached by {_user()}: {exc.strerror}"
+        if not is_folder:
+            return f"{folder} is not a folder"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            what = "written" if folder == state_dir else f"created in {folder}"
+            return f"{state_dir} cannot be {what} by {_user()}"
+        break
+    return ""
+
+
+def _user() -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return f"uid {os.geteuid()}"
+
+
+def _grant(folder: Path, mode: str) -> str:
+    return f"give access, e.g. sudo setfacl -R -m u:{_user()}:{mode} {folder}"
 
 
 @config_group.command()

@@ -82,8 +82,9 @@ def eval_command(
 
     DIR holds one folder per class, named as the model names it: DIR/<Class>/<photo>.
     Prints accuracy, per-class recall, the most frequent confusions, how often the
-    policy's tags are right, and calibration.  Exit status 1 when some photos could
-    not be decoded (they are listed; the others are scored).
+    policy's tags are right, and calibration (how well the probabilities match how
+    often the model is right).  Exit status 1 when some photos could not be decoded
+    (they are listed; the others are scored).
     """
     pm = get_plugin_manager()
     classifier = load_model(model_dir, model_name, runtime, pm)

@@ -35,7 +35,8 @@ def model_options(command: F) -> F:
             type=click.Choice(["litert", "keras"]),
             default="litert",
             show_default=True,
-            help="litert runs the TFLite export; keras needs TensorFlow.",
+            help="How the model runs: litert (no TensorFlow needed) or keras (needs the "
+            "train extra).",
         ),
     )
     for decorator in reversed(decorators):

@@ -22,7 +22,8 @@ from scened.daemon.service import (
     run_library,
     settings_for,
 )
-from scened.errors import ConfigError
+from scened.errors import ConfigError, ScenedError
+from scened.formats import format_of
 from scened.plugins import get_plugin_manager
 
 
@@ -50,14 +51,22 @@ def run(
 ) -> None:  # fmt: skip
     """Tag new and changed photos in PATHS (or in the configured libraries).
 
+    PATHS are folders or photos.  One inside a configured library is tagged with that
+    library's settings and recorded in its state, only that part being scanned; any
+    other is a library of its own (a photo: its folder's, limited to that photo).
+
     With --once: scan, print a summary and exit 1 if any photo failed.  Without it:
-    scan each configured library on its schedule until SIGTERM (SIGHUP reloads).
+    scan each configured library on its schedule until stopped (Ctrl-C, or systemctl
+    stop); systemctl reload (SIGHUP) reads the configuration again.
     """
     if not once:
         if paths or dry_run or settle_seconds is not None:
             raise click.UsageError("folders, --dry-run and --settle go with --once; the "
                                    "daemon scans the configured libraries")  # fmt: skip
         raise SystemExit(Daemon(config_path).run())
+    for path in paths:
+        if path.is_file() and format_of(path) is None:
+            raise ScenedError("not a photo scened tags (by its name's suffix)", path)
     config = load_config(config_path)
     libraries = libraries_for(config, paths)
     if not libraries:

@@ -26,7 +26,11 @@ from scened.errors import ScenedError
     type=click.Path(path_type=Path, file_okay=False),
     help="A model folder (default: the bundled model).",
 )
-@click.option("--runtime", type=click.Choice(["litert", "keras"]), help="Model runtime.")
+@click.option(
+    "--runtime",
+    type=click.Choice(["litert", "keras"]),
+    help="How the model runs: litert (no TensorFlow needed) or keras (needs the train extra).",
+)
 def serve(
     host: str | None,
     port: int | None,

@@ -157,7 +157,10 @@ class LibraryRun:
         return self.summary
 
     def _scan_and_tag(self) -> None:
-        scanner = Scanner(self.library.path, self.library.include, self.library.exclude)
+        # a run limited to a folder or photo of the library (run --once PATH) scans and
+        # prunes only that part: the photos it knows elsewhere are not "gone"
+        scanner = Scanner(self.library.path, self.library.include, self.library.exclude,
+                          start=self.library.scope)  # fmt: skip
         settler = Settler(self.settings.settle_seconds, wait=self.settings.wait_to_settle)
         seen: set[bytes] = set()
 
@@ -185,7 +188,7 @@ class LibraryRun:
             stop=self._halt,
         )  # fmt: skip
         known = self._known = self.state.known(
-            self.library.name, self.model_id, self.library.policy_key
+            self.library.name, self.model_id, self.library.policy_key, under=self.library.scope
         )
         try:
             pipeline.run(jobs())

@@ -90,6 +90,10 @@ class Scanner:
     leftovers: list[Path] = field(default_factory=list)
     #: The library folder's (device, inode), once the walk has begun.
     location: tuple[int, int] | None = None
+    #: Where the walk begins (a folder or one photo inside ``root``; None: ``root``).
+    #: Patterns stay relative to ``root``, and what a walk of ``root`` would leave out
+    #: (an excluded or hidden folder above ``start``) is left out.
+    start: Path | None = None
 
     def __iter__(self) -> Iterator[FileEntry]:
         try:
@@ -102,6 +106,12 @@ class Scanner:
         visited_dirs = {(root_stat.st_dev, root_stat.st_ino)}
         seen_files: set[tuple[int, int]] = set()
         stack = [self.root]
+        if self.start is not None and self.start != self.root:
+            stack = []
+            entry = self._start_entry(self.start)
+            found = None if entry is None else self._visit(entry, visited_dirs, seen_files, stack)
+            if found is not None:
+                yield found
         while stack:
             folder = stack.pop()
             subfolders: list[Path] = []
@@ -110,6 +120,15 @@ class Scanner:
                 if found is not None:
                     yield found
             stack.extend(reversed(subfolders))
+
+    def _start_entry(self, start: Path) -> os.DirEntry[str] | None:
+        """``start``'s entry in its folder, if a walk of ``root`` would reach it."""
+        for folder in start.relative_to(self.root).parents[:-1]:  # the folders above it
+            if folder.name.startswith(".") or folder.name in SKIPPED_DIRS:
+                return None
+            if matches(self.exclude, folder.as_posix()):
+                return None
+        return next((e for e in self._list(start.parent) if e.name == start.name), None)
 
     def _list(self, folder: Path) -> list[os.DirEntry[str]]:
         try:

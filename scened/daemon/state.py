@@ -316,14 +316,17 @@ class StateDB:
                 (*values, confidence),
             )
 
-    def known(self, library: str, model_id: str, policy: str) -> dict[bytes, Known]:
-        """Every photo of ``library`` in one query, by ``os.fsencode(path)``: what a scan
-        compares each file with (:func:`scened.daemon.decision.verdict`), without a
-        query per file."""
+    def known(
+        self, library: str, model_id: str, policy: str, *, under: Path | None = None
+    ) -> dict[bytes, Known]:
+        """Every photo of ``library`` (or of its part ``under``: a folder or one photo) in
+        one query, by ``os.fsencode(path)``: what a scan compares each file with
+        (:func:`scened.daemon.decision.verdict`), without a query per file."""
+        where, params = _in_library(library, under)
         rows = self._connection().execute(
             "SELECT path, device, inode, size, mtime_ns, "
-            "model_id IS ? AND policy IS ?, outcome = 'tagged' FROM photos WHERE library = ?",
-            (model_id, policy, library),
+            f"model_id IS ? AND policy IS ?, outcome = 'tagged' FROM photos WHERE {where}",
+            (model_id, policy, *params),
         )
         return {
             path: Known((device, inode, size, mtime_ns), bool(current), bool(tagged))
@@ -383,13 +386,16 @@ class StateDB:
                  counts["failed"], int(interrupted), run_id),
             )  # fmt: skip
 
-    def library_stats(self, library: str) -> LibraryStats:
+    def library_stats(self, library: str, *, under: Path | None = None) -> LibraryStats:
+        """What ``scened status`` shows of ``library`` (its photo counts limited to its
+        part ``under``, when given; the last run is the library's)."""
         conn = self._connection()
+        where, params = _in_library(library, under)
         known, tagged, failed, untagged = conn.execute(
             "SELECT COUNT(*), COALESCE(SUM(outcome = 'tagged'), 0), "
             "COALESCE(SUM(outcome = 'failed'), 0), "
-            "COALESCE(SUM(outcome = 'tagged' AND tags = '[]'), 0) FROM photos WHERE library = ?",
-            (library,),
+            f"COALESCE(SUM(outcome = 'tagged' AND tags = '[]'), 0) FROM photos WHERE {where}",
+            params,
         ).fetchone()
         run = conn.execute(
             "SELECT COALESCE(finished_at, started_at), interrupted, model_id FROM runs "
@@ -407,6 +413,21 @@ _COLUMNS = (
     "path, library, device, inode, size, mtime_ns, content_hash, model_id, policy, "
     "probabilities, tags, outcome, error, updated_at, pixel_digest"
 )
+
+
+def _in_library(library: str, under: Path | None) -> tuple[str, tuple[object, ...]]:
+    """The WHERE clause of ``library``'s photos, limited to the photo or folder ``under``.
+
+    Paths are bytes compared bytewise, so the photos below a folder are the range from
+    ``folder/`` up to ``folder0`` (``0`` follows ``/``): the primary key's index serves it.
+    """
+    if under is None:
+        return "library = ?", (library,)
+    exact = os.fsencode(under)
+    return (
+        "library = ? AND (path = ? OR (path >= ? AND path < ?))",
+        (library, exact, exact + b"/", exact + b"0"),
+    )
 
 
 def _record(row: Any) -> PhotoRecord:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,22 @@ def test_a_registered_model_by_name_and_the_spec_formula_on_request(
     unknown = _scened("classify", "--model-name", "nope", photo)
     assert unknown.returncode != 0 and "unknown model name 'nope'" in unknown.stderr
     assert "Traceback" not in unknown.stderr
+
+
+def test_a_folder_stands_for_every_photo_below_it(real_photos: list[Path], tmp_path: Path) -> None:
+    """The photos a run would tag (scened.formats suffixes, any case), recursively, in
+    name order; hidden files and other files are left out."""
+    folder = tmp_path / "Pictures"
+    (folder / "2023" / "05").mkdir(parents=True)
+    (folder / ".thumbnails").mkdir()
+    shutil.copy(real_photos[0], folder / "b.JPG")
+    shutil.copy(real_photos[1], folder / "2023" / "05" / "a.jpeg")
+    shutil.copy(real_photos[2], folder / ".thumbnails" / "c.jpg")
+    (folder / "notes.txt").write_text("not a photo", encoding="utf-8")
+
+    result = _scened("classify", "--json", str(folder), str(real_photos[3]))
+
+    assert result.returncode == 0, result.stderr
+    paths = [json.loads(line)["path"] for line in result.stdout.splitlines()]
+    assert paths == [str(folder / "b.JPG"), str(folder / "2023" / "05" / "a.jpeg"),
+                     str(real_photos[3])]  # fmt: skip

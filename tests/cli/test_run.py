@@ -32,23 +32,12 @@ def keywords(path: Path) -> list[str]:
     return [subject] if isinstance(subject, str) else list(subject)
 
 
-@pytest.fixture(autouse=True)
-def colour_classifier(no_user_config: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The colour classifier instead of the bundled model, in an isolated configuration."""
-    run_module = sys.modules["scened.cli.run"]  # `scened.cli.run` is also the command
-    monkeypatch.setattr(
-        run_module, "classifier_from_config", lambda config, pm=None: helpers.ColourClassifier()
-    )
-    status_module = sys.modules["scened.cli.status"]  # the configured model is that one too
-    monkeypatch.setattr(status_module, "expected_model_id", lambda pm, path, name: "colour-1")
+pytestmark = pytest.mark.usefixtures("colour_classifier")
 
 
 @pytest.fixture
-def library(tmp_path: Path) -> Path:
-    folder = tmp_path / "Pictures"
-    helpers.make_photo(folder / "sunset.jpg", "red")
-    helpers.make_photo(folder / "trip" / "forest.png", "green")
-    return folder
+def library(pictures: Path) -> Path:
+    return pictures
 
 
 def test_run_once_without_any_configuration_tags_and_summarises(
