@@ -3,8 +3,13 @@
 # exiftool and exiv2 read back what scened writes, chromium + chromedriver run the
 # scraper tests, systemd provides systemd-analyze for the unit files, acl (setfacl) sets
 # the ACLs that the metadata tests check are kept.
+# tests/packaging/ (the NAS recipe and the container image): debootstrap makes a fresh
+# Debian 12 from the Debian mirror (no image registry is reachable from CI), buildah
+# builds the Containerfile on it and runs the recipe in it (chroot isolation, its
+# storage in the test's temporary folder).
 set -euo pipefail
-packages=(libimage-exiftool-perl exiv2 chromium chromium-driver systemd python3-venv acl)
+packages=(libimage-exiftool-perl exiv2 chromium chromium-driver systemd python3-venv acl
+    debootstrap buildah)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -11,6 +11,8 @@ import pytest
 
 UNITS = Path(__file__).resolve().parents[2] / "systemd"
 NAMES = ("scened.service", "scened-once.service", "scened-once.timer")
+#: Where README.md's NAS recipe installs scened (a virtualenv in /opt/scened).
+INSTALLED = "/opt/scened/bin/scened"
 
 
 @pytest.fixture
@@ -22,7 +24,7 @@ def installed_units(tmp_path: Path) -> list[Path]:
     for name in NAMES:
         text = (UNITS / name).read_text(encoding="utf-8")
         copy = tmp_path / name
-        copy.write_text(text.replace("/usr/local/bin/scened", str(scened)), encoding="utf-8")
+        copy.write_text(text.replace(INSTALLED, str(scened)), encoding="utf-8")
         copies.append(copy)
     return copies
 
@@ -55,5 +57,16 @@ def test_service_settings_the_issue_asks_for() -> None:
     assert settings["IOSchedulingClass"] == "idle" and settings["Nice"] == "19"
     assert "ReadWritePaths" in settings and "WatchdogSec" in settings
     assert settings["User"] == "scened"
+    # The NAS recipe's virtualenv, and the capabilities that let scened keep the owner,
+    # ACL and attributes of photos other users own, and lease them.
+    assert settings["ExecStart"].startswith(f"{INSTALLED} run ")
+    caps = {"CAP_LEASE", "CAP_CHOWN", "CAP_FOWNER"}
+    assert set(settings["AmbientCapabilities"].split()) == caps
+    assert set(settings["CapabilityBoundingSet"].split()) == caps
+    once = (UNITS / "scened-once.service").read_text(encoding="utf-8")
+    assert f"ExecStart={INSTALLED} run --once " in once
+    once_caps = [line.split("=", 1)[1].split() for line in once.splitlines()
+                 if line.startswith("AmbientCapabilities=")]  # fmt: skip
+    assert [set(c) for c in once_caps] == [caps]
     timer = (UNITS / "scened-once.timer").read_text(encoding="utf-8")
     assert "OnCalendar=" in timer and "Persistent=true" in timer
