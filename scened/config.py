@@ -31,7 +31,7 @@ import tomli_w
 
 from scened.config_schema import CONFIG_SCHEMA, CRON_ALIASES
 from scened.errors import ConfigError
-from scened.policies import WRITE_POLICY
+from scened.policies import STACK, WRITE_POLICY
 
 ENV_CONFIG = "SCENED_CONFIG"
 SYSTEM_CONFIG = Path("/etc/scened/config.toml")
@@ -47,6 +47,8 @@ DEFAULT_API: dict[str, Any] = {
     "max_images": 64,
     "max_body_bytes": 64 * 1024 * 1024,
 }
+#: ``[cluster]``: tagging on Dask workers (:mod:`scened.daemon.cluster`), not in ``merged``.
+DEFAULT_CLUSTER: dict[str, Any] = {"batch_size": 32, "connect_timeout": 10.0}
 DEFAULT_LIBRARY: dict[str, Any] = {
     "include": [],
     "exclude": [],
@@ -107,6 +109,12 @@ class ModelConfig:
     threads: int
     #: A registered model (``scened plugins`` lists them); ``path`` wins when both are set.
     name: str | None = None
+    #: ``scened serve`` URLs that classify the batches (:mod:`scened.model.remote`).
+    remote: tuple[str, ...] = ()
+    #: Their bearer token (else ``$SCENED_REMOTE_TOKEN``); kept out of ``repr``.
+    remote_token: str | None = dataclasses.field(default=None, repr=False)
+    #: When no remote server answers: ``"local"`` (classify here) or ``"fail"``.
+    remote_fallback: str = "local"
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,18 @@ class PipelineConfig:
 
 
 @dataclass(frozen=True)
+class ClusterConfig:
+    """``[cluster]``: ``run --once`` tags on the workers of this Dask scheduler."""
+
+    #: The scheduler's address (``tcp://host:8786``); None: tag on this machine.
+    scheduler: str | None = None
+    #: Photos sent to a worker in one task.
+    batch_size: int = DEFAULT_CLUSTER["batch_size"]
+    #: Seconds to wait for the scheduler to answer before giving up.
+    connect_timeout: float = DEFAULT_CLUSTER["connect_timeout"]
+
+
+@dataclass(frozen=True)
 class Config:
     """The validated configuration, with every default filled in."""
 
@@ -131,6 +151,7 @@ class Config:
     api: Mapping[str, Any]
     libraries: tuple[LibraryConfig, ...]
     merged: Mapping[str, Any]
+    cluster: ClusterConfig = ClusterConfig()
 
     def library_for(self, path: Path) -> LibraryConfig:
         """The library ``path`` belongs to, limited to ``path`` (:attr:`LibraryConfig.scope`).
@@ -224,11 +245,15 @@ def parse_config(
             runtime=model["runtime"],
             batch_size=model["batch_size"],
             threads=model["threads"],
+            remote=tuple(model.get("remote", ())),
+            remote_token=model.get("remote_token"),
+            remote_fallback=model.get("remote_fallback", "local"),
         ),
         pipeline=PipelineConfig(**merged["pipeline"]),
         api=merged["api"],
         libraries=tuple(_library(lib) for lib in merged["libraries"]),
         merged=merged,
+        cluster=ClusterConfig(**{**DEFAULT_CLUSTER, **merged.get("cluster", {})}),
     )
 
 
@@ -432,13 +457,20 @@ def _schedule(table: Mapping[str, Any]) -> dict[str, Any]:
     return schedule
 
 
+def _policy(policy: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A list of policies is the built-in stack, run in order (:mod:`scened.policies`)."""
+    if isinstance(policy, Mapping):
+        return dict(policy)
+    return {"type": STACK, "policies": [dict(part) for part in policy]}
+
+
 def _library(table: Mapping[str, Any]) -> LibraryConfig:
     return LibraryConfig(
         name=str(table["name"]),
         path=Path(table["path"]).expanduser().resolve(),
         include=tuple(table["include"]),
         exclude=tuple(table["exclude"]),
-        policy=dict(table["policy"]),
+        policy=_policy(table["policy"]),
         sinks=tuple(dict(sink) for sink in table["sinks"]),
         schedule=_schedule(table["schedule"]),
         max_missing_share=float(table.get("max_missing_share", 0.5)),

@@ -16,6 +16,13 @@ _PLUGIN_TABLE: dict[str, Any] = {
     "additionalProperties": True,
 }
 
+#: A library's policy: one table, or a list of tables run in order (read as the
+#: built-in ``stack`` policy, see :mod:`scened.policies`).  ``required`` and
+#: ``properties`` apply only to a table and ``items`` only to a list, so each form
+#: keeps its own error messages without a ``oneOf``.
+_POLICY: dict[str, Any] = {**_PLUGIN_TABLE, "type": ["object", "array"], "minItems": 1,
+                           "items": _PLUGIN_TABLE}  # fmt: skip
+
 _GLOBS: dict[str, Any] = {"type": "array", "items": {"type": "string", "minLength": 1}}
 
 #: Crontab's ``@`` shorthands, which APScheduler 3.x does not read, as the 5-field
@@ -54,7 +61,7 @@ LIBRARY_SCHEMA: dict[str, Any] = {
         "path": {"type": "string", "minLength": 1},
         "include": _GLOBS,
         "exclude": _GLOBS,
-        "policy": _PLUGIN_TABLE,
+        "policy": _POLICY,
         "sinks": {"type": "array", "items": _PLUGIN_TABLE},
         "schedule": SCHEDULE_SCHEMA,
         "max_missing_share": {"type": "number", "minimum": 0, "maximum": 1},
@@ -81,6 +88,15 @@ MODEL_SCHEMA: dict[str, Any] = {
         "runtime": {"enum": ["litert", "keras"]},
         "batch_size": {"type": "integer", "minimum": 1, "maximum": 1024},
         "threads": {"type": "integer", "minimum": 0, "maximum": 256},
+        # classifying on other machines (scened.model.remote, docs/remote.md)
+        "remote": {
+            "type": "array",
+            "uniqueItems": True,
+            "items": {"type": "string", "pattern": "^https?://[^/\\s]+"},
+            "description": "scened serve URLs that classify the batches",
+        },
+        "remote_token": {"type": "string", "minLength": 1},
+        "remote_fallback": {"enum": ["local", "fail"]},
     },
 }
 
@@ -116,6 +132,20 @@ API_SCHEMA: dict[str, Any] = {
     },
 }
 
+CLUSTER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "scheduler": {
+            "type": "string",
+            "minLength": 1,
+            "description": "the Dask scheduler's address, e.g. tcp://scheduler:8786",
+        },
+        "batch_size": {"type": "integer", "minimum": 1, "maximum": 4096},
+        "connect_timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+    },
+}
+
 CONFIG_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -125,6 +155,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "model": MODEL_SCHEMA,
         "pipeline": PIPELINE_SCHEMA,
         "api": API_SCHEMA,
+        "cluster": CLUSTER_SCHEMA,
         "libraries": {"type": "array", "items": LIBRARY_SCHEMA},
     },
 }

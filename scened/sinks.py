@@ -6,20 +6,58 @@ The daemon's configuration lists, per library, the sinks to write to::
 
 :func:`build_sinks` turns that list into sink objects; every mistake is a
 :class:`~scened.errors.ConfigError` whose key says which entry and option.
+:class:`BaseSink` is the class a plugin's sink starts from.
 """
 
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pluggy
 
 from scened.errors import ConfigError
 from scened.plugins import collect_registrations, factory_bugs_reported, unknown_name
 from scened.types import Replaced, Sink, SinkFactory, TagResult
+
+
+class BaseSink(ABC):
+    """A sink to subclass: implement :meth:`write`; :meth:`untag` and :meth:`close`
+    do nothing unless overridden.  Satisfies :class:`scened.types.Sink`.
+
+    Threads: a run writes photos from several writer threads.  With
+    ``thread_safe = False`` (the default) scened calls this sink's methods one at a
+    time, so a sink holding a file or a connection needs no lock of its own; set
+    ``thread_safe = True`` only when :meth:`write` may run in several threads at
+    once (a sink that writes into each photo, a stateless HTTP call), for speed.
+    """
+
+    #: Whether :meth:`write` may be called from several threads at once.
+    thread_safe: ClassVar[bool] = False
+
+    @abstractmethod
+    def write(self, result: TagResult, *, dry_run: bool = False) -> Replaced | None:
+        """Write ``result.tags`` for ``result.path``; with ``dry_run`` change nothing.
+
+        Raise :class:`scened.errors.MetadataError` (with the path) when the photo
+        cannot be handled: the photo counts as failed and is retried next scan.
+        Return a :class:`Replaced` only when this sink replaced the photo's file
+        itself (so that the run records the new file without reading it back);
+        None otherwise.
+        """
+
+    def untag(self, path: Path, *, dry_run: bool = False) -> None:
+        """Remove what this sink wrote about ``path``; by default there is nothing to
+        remove (a log or a notification cannot be taken back)."""
+        return None
+
+    def close(self) -> None:
+        """Flush and release what the sink holds, at the end of each run; by default
+        nothing.  Called once, after the last :meth:`write`."""
+        return None
 
 
 def registered_sinks(pm: pluggy.PluginManager) -> dict[str, SinkFactory]:

@@ -81,6 +81,7 @@ def create_app(
     """The API for ``settings``, serving ``classifier`` (default: load the model at startup)."""
     from scened.api.docs import install_docs
     from scened.api.routes import router
+    from scened.api.tensors import router as tensors_router
 
     settings = settings or ApiSettings()
     pm = pm or get_plugin_manager()
@@ -116,6 +117,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
         )
     app.include_router(router)
+    app.include_router(tensors_router)  # POST /classify/tensors: docs/remote.md
     install_docs(app)
     install_review(app)  # /review: the photographer's corrections (scened.review)
     return app

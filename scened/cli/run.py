@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,7 +25,15 @@ from scened.daemon.service import (
 )
 from scened.errors import ConfigError, ScenedError
 from scened.formats import format_of
+from scened.model.remote import RemoteClassifier
 from scened.plugins import get_plugin_manager
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from scened.config import Config
+    from scened.daemon.cluster import Cluster
+    from scened.model.runtime import Classifier
 
 
 @click.command()
@@ -44,10 +53,25 @@ from scened.plugins import get_plugin_manager
     "seconds, waiting for it a bounded while (default: [pipeline] settle_seconds, else 3 "
     "at a terminal and 0 from a script).",
 )
+@click.option(
+    "--remote",
+    "remote",
+    multiple=True,
+    metavar="URL",
+    help="With --once: classify on this scened serve (repeatable; instead of [model] "
+    "remote), e.g. http://desktop:8080.",
+)
+@click.option(
+    "--dask",
+    metavar="ADDRESS",
+    help="With --once: tag on the workers of this Dask scheduler (instead of [cluster] "
+    "scheduler), e.g. tcp://scheduler:8786; needs the cluster extra.",
+)
 @config_option
 def run(
     paths: tuple[Path, ...], once: bool, dry_run: bool, retry_failed: bool,
-    settle_seconds: float | None, config_path: Path | None,
+    settle_seconds: float | None, remote: tuple[str, ...], config_path: Path | None,
+    dask: str | None = None,
 ) -> None:  # fmt: skip
     """Tag new and changed photos in PATHS (or in the configured libraries).
 
@@ -59,10 +83,13 @@ def run(
     scan each configured library on its schedule until stopped (Ctrl-C, or systemctl
     stop); systemctl reload (SIGHUP) reads the configuration again.
     """
+    if not once and dask:
+        raise click.UsageError("--dask goes with --once: the daemon tags on this machine")
     if not once:
-        if paths or dry_run or settle_seconds is not None:
-            raise click.UsageError("folders, --dry-run and --settle go with --once; the "
-                                   "daemon scans the configured libraries")  # fmt: skip
+        if paths or dry_run or settle_seconds is not None or remote:
+            raise click.UsageError("folders, --dry-run, --settle and --remote go with --once; "
+                                   "the daemon scans the configured libraries with "
+                                   "[model] remote")  # fmt: skip
         raise SystemExit(Daemon(config_path).run())
     for path in paths:
         if path.is_file() and format_of(path) is None:
@@ -72,18 +99,27 @@ def run(
     if not libraries:
         raise ConfigError("nothing to scan: give folders or configure [[libraries]]",
                           config.source, key="libraries")  # fmt: skip
+    if remote:
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, remote=remote))
     pm = get_plugin_manager()
     classifier = classifier_from_config(config, pm)
+    if isinstance(classifier, RemoteClassifier):
+        classifier.check()  # a wrong token or model: one line now, not one per photo
     settings = settings_for(config, dry_run=dry_run, retry_failed=retry_failed)
     if settle_seconds is not None:
         settings = dataclasses.replace(settings, settle_seconds=settle_seconds)
+    scheduler = dask or config.cluster.scheduler
+    cluster = _open_cluster(scheduler, config, pm, classifier) if scheduler else None
+    tag = run_library if cluster is None else cluster.run_library
     stop, interrupted = _stop_on_signals()
     summaries = []
     for library in libraries:
         if stop.is_set():
             break
-        summaries.append(run_library(library, config=config, classifier=classifier, pm=pm,
-                                     settings=settings, stop=stop))  # fmt: skip
+        summaries.append(tag(library, config=config, classifier=classifier, pm=pm,
+                             settings=settings, stop=stop))  # fmt: skip
+    if cluster is not None:
+        cluster.close()
     _report(summaries)
     if not dry_run:
         photo_manager_hint(config.state_dir, sys.stderr, tagged=sum(s.tagged for s in summaries))
@@ -91,6 +127,19 @@ def run(
         raise SystemExit(130)  # the shell's convention for "stopped by Ctrl-C"
     if not all(summary.ok for summary in summaries):
         raise SystemExit(1)
+
+
+def _open_cluster(
+    address: str, config: Config, pm: pluggy.PluginManager, classifier: Classifier
+) -> Cluster:
+    """The Dask cluster at ``address`` (:mod:`scened.daemon.cluster`), or one line saying
+    which extra brings it."""
+    try:
+        from scened.daemon.cluster import open_cluster
+    except ImportError as exc:
+        raise ScenedError(f"--dask needs the cluster extra (pip install 'scened[cluster]'): "
+                          f"{exc}") from None  # fmt: skip
+    return open_cluster(address, config=config, pm=pm, classifier=classifier)
 
 
 def _stop_on_signals() -> tuple[threading.Event, threading.Event]:

@@ -154,6 +154,10 @@ class LibraryRun:
         finally:
             self._close_sinks()
             self.progress.close()
+            try:
+                self.pm.hook.library_scanned(summary=self.summary)
+            except Exception:
+                log.warning("%s: a library_scanned hook failed", self.library.name, exc_info=True)
         return self.summary
 
     def _scan_and_tag(self) -> None:
@@ -368,7 +372,8 @@ class LibraryRun:
 
     def finish(self, jobs: list[Job]) -> None:
         """Record and count a group of photos (one transaction), then tell the plugins."""
-        group = nullcontext() if self.settings.dry_run else self.state.transaction()
+        quiet = self.settings.dry_run or all(job.action in _NOTHING_TO_RECORD for job in jobs)
+        group = nullcontext() if quiet else self.state.transaction()
         try:
             with group:
                 for job in jobs:
@@ -381,7 +386,7 @@ class LibraryRun:
             self._state_failed(exc)  # carry their own record: the next scan knows them
         for job in jobs:
             self._drop_content(job)
-            if job.action in _WRITES and self._state_error is None:
+            if self._state_error is None:
                 self._notify_plugins(job)
 
     def _finish_one(self, job: Job) -> None:
@@ -422,13 +427,19 @@ class LibraryRun:
         )  # fmt: skip
 
     def _notify_plugins(self, job: Job) -> None:
+        """``photo_tagged`` or ``photo_failed``, after the group's transaction (a slow
+        plugin never holds the state's write lock); a plugin's exception is logged."""
         try:
-            self.pm.hook.photo_tagged(
-                path=job.path, tags=list(job.tags), prediction=job.prediction,
-                library=self.library.name, dry_run=self.settings.dry_run,
-            )  # fmt: skip
+            if job.action in _WRITES:
+                self.pm.hook.photo_tagged(
+                    path=job.path, tags=list(job.tags), prediction=job.prediction,
+                    library=self.library.name, dry_run=self.settings.dry_run,
+                )  # fmt: skip
+            elif job.action == Action.FAILED:
+                self.pm.hook.photo_failed(path=job.path, error=job.error, library=self.library.name)
         except Exception:
-            log.warning("%s: a photo_tagged hook failed", job.path, exc_info=True)
+            event = "photo_tagged" if job.action in _WRITES else "photo_failed"
+            log.warning("%s: a %s hook failed", job.path, event, exc_info=True)
 
     def _count(self, job: Job) -> None:
         summary, action = self.summary, job.action
@@ -479,6 +490,8 @@ class LibraryRun:
 
 
 _ACTION_FOR = {Verdict.UNCHANGED: Action.UNCHANGED, Verdict.FAILED_BEFORE: Action.FAILED_BEFORE}
+#: Photos a rescan settles without a change to the state (most of a rescan's).
+_NOTHING_TO_RECORD = (Action.UNCHANGED, Action.FAILED_BEFORE)
 #: Photos whose tags go through the sinks.
 _WRITES = (Action.CLASSIFY, Action.REUSE, Action.RESCORE)
 #: Photos whose tags stand: only their new signature is recorded (nothing is written).

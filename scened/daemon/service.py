@@ -27,13 +27,28 @@ from scened.model.runtime import Classifier, load_classifier
 
 
 def classifier_from_config(config: Config, pm: pluggy.PluginManager | None = None) -> Classifier:
-    """The model the ``[model]`` table names (``path``, else ``name``, else the bundled one)."""
-    return load_classifier(
+    """The model the ``[model]`` table names (``path``, else ``name``, else the bundled one).
+
+    With ``[model] remote`` its batches go to those servers (:mod:`scened.model.remote`);
+    the local model is still loaded: its id is what the servers must serve, and it
+    classifies when none answers (``remote_fallback = "local"``).
+    """
+    local = load_classifier(
         config.model.path,
         runtime=config.model.runtime,  # type: ignore[arg-type]
         num_threads=config.model.threads or None,
         name=config.model.name,
         pm=pm,
+    )
+    if not config.model.remote:
+        return local
+    from scened.model.remote import remote_classifier, remote_token
+
+    return remote_classifier(
+        local,
+        config.model.remote,
+        token=remote_token(config.model.remote_token),
+        fallback=config.model.remote_fallback,
     )
 
 

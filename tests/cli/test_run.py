@@ -171,7 +171,7 @@ def test_settle_waits_for_photos_just_copied_in(
 def test_settle_goes_with_once() -> None:
     result = CliRunner().invoke(main, ["run", "--settle", "5"])
     assert result.exit_code == 2
-    assert "--settle go with --once" in result.output
+    assert "--settle and --remote go with --once" in result.output
 
 
 def test_status_counts_what_another_model_would_re_tag(

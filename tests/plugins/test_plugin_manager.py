@@ -191,3 +191,52 @@ def test_a_sink_factory_that_crashes_is_a_plugin_error() -> None:
     pm.register(Buggy(), name="buggy")
     with pytest.raises(PluginError, match=r"sinks\[0\]: sink 'buggy' could not be built: KeyError"):
         build_sinks(pm, [{"type": "buggy"}])
+
+
+@pytest.mark.parametrize(
+    ("setting", "loaded"),
+    [
+        ("", set()),
+        ("hello", {"hello"}),
+        (" scened_Hello , broken", {"hello"}),  # a distribution's name, as pip compares it
+    ],
+)
+def test_scened_load_plugins_chooses_the_third_party_plugins(
+    third_party: Callable[[], ModuleType],
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str,
+    loaded: set[str],
+) -> None:
+    monkeypatch.setenv("SCENED_LOAD_PLUGINS", setting)
+    names = {str(d["name"]) for d in plugin_descriptions(get_plugin_manager())}
+    assert names & {"hello", "broken"} == loaded
+    assert {"classifiers", "policies", "sink_xmp"} <= names  # scened's own always load
+
+
+def test_scened_load_plugins_warns_of_a_name_no_plugin_has(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SCENED_LOAD_PLUGINS", "scened-nonexistent")
+    with caplog.at_level(logging.WARNING, logger="scened.plugins"):
+        get_plugin_manager()
+    assert "SCENED_LOAD_PLUGINS names 'scened-nonexistent'" in caplog.text
+
+
+def test_a_plugin_with_a_hook_scened_lacks_is_skipped_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    (site / "scened_future_plugin.py").write_text(
+        "from scened import hookimpl\n\n@hookimpl\ndef hook_from_the_future(x):\n    pass\n"
+    )
+    write_distribution(site, "scened-future", "9.0", {"future": "scened_future_plugin"})
+    monkeypatch.syspath_prepend(str(site))
+    try:
+        with caplog.at_level(logging.WARNING, logger="scened.plugins"):
+            pm = get_plugin_manager()
+    finally:
+        sys.modules.pop("scened_future_plugin", None)
+    assert pm.get_plugin("future") is None
+    assert "skipping plugin 'future'" in caplog.text and "hook_from_the_future" in caplog.text
+    assert "xmp" in registered_sinks(pm)
