@@ -166,6 +166,10 @@ class LibraryRun:
         scanner = Scanner(self.library.path, self.library.include, self.library.exclude,
                           start=self.library.scope)  # fmt: skip
         settler = Settler(self.settings.settle_seconds, wait=self.settings.wait_to_settle)
+        if self.progress.counts_first:  # a total for the bar: one quick walk first
+            self.progress.expect(sum(1 for _ in Scanner(
+                self.library.path, self.library.include, self.library.exclude,
+                start=self.library.scope)))  # fmt: skip
         seen: set[bytes] = set()
 
         def jobs() -> Iterator[Job]:
@@ -181,21 +185,11 @@ class LibraryRun:
 
         run_id = None if self.settings.dry_run else self.state.start_run(
             self.library.name, self.model_id)  # fmt: skip
-        pipeline: Pipeline[Job] = Pipeline(
-            Stages(self.prepare, _needs_model, self.classify, self.finish, self.fail,
-                   decided=self._known_unchanged, needs_write=_needs_write,
-                   write=self.write),
-            readers=self.settings.readers,
-            batch_size=self.settings.batch_size,
-            queue_size=self.settings.queue_size,
-            writers=self.settings.writers,
-            stop=self._halt,
-        )  # fmt: skip
         known = self._known = self.state.known(
             self.library.name, self.model_id, self.library.policy_key, under=self.library.scope
         )
         try:
-            pipeline.run(jobs())
+            self._process(jobs(), scanner)
         finally:
             self._known = {}
         if self._state_error is not None:
@@ -211,6 +205,21 @@ class LibraryRun:
         if run_id is not None:
             self.state.finish_run(run_id, self.summary.counts(),
                                   interrupted=self.summary.interrupted)  # fmt: skip
+
+    def _process(self, jobs: Iterator[Job], scanner: Scanner) -> None:
+        """Take every job through the stages: here, the threaded pipeline (a cluster run
+        sends them to Dask workers instead: :mod:`scened.daemon.cluster`)."""
+        pipeline: Pipeline[Job] = Pipeline(
+            Stages(self.prepare, _needs_model, self.classify, self.finish, self.fail,
+                   decided=self._known_unchanged, needs_write=_needs_write,
+                   write=self.write),
+            readers=self.settings.readers,
+            batch_size=self.settings.batch_size,
+            queue_size=self.settings.queue_size,
+            writers=self.settings.writers,
+            stop=self._halt,
+        )  # fmt: skip
+        pipeline.run(jobs)
 
     # -- stage 1: readers (thread pool) ------------------------------------------------
 
@@ -462,7 +471,7 @@ class LibraryRun:
             summary.reused += action == Action.REUSE
         outcome = {Action.CLASSIFY: "tagged", Action.REUSE: "tagged",
                    Action.RESCORE: "tagged"}.get(action, action)  # fmt: skip
-        self.progress.photo(outcome, job.path, job.error)
+        self.progress.photo(outcome, job.path, job.error, job.tags)
 
     def _forget_gone(
         self, gone: list[Path], known: int, seen: int, location: tuple[int, int] | None

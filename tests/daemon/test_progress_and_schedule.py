@@ -33,17 +33,32 @@ def test_a_terminal_gets_a_bar_and_a_pipe_gets_log_lines(monkeypatch: pytest.Mon
     assert isinstance(make_progress("lib"), LogProgress)
 
 
-def test_bar_shows_counts_and_failures() -> None:
+def test_bar_shows_a_total_counts_and_no_failure_line() -> None:
+    """Failures are listed once, by the summary, not by the bar as well."""
     terminal = FakeTerminal()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("sys.stderr", terminal)
         bar = BarProgress("lib")
-        bar.photo("tagged", Path("a.jpg"))
+        bar.expect(4)
+        bar.photo("tagged", Path("a.jpg"), tags=("Beach",))
         bar.photo("failed", Path("b.jpg"), "not an image file")
         bar.close()
+    shown = terminal.getvalue().replace(" ", "")
+    assert "2/4" in shown and "50%" in shown and "failed=1" in shown
+    assert "b.jpg" not in shown and "a.jpg" not in shown  # no -v: no photo listed
+
+
+def test_bar_lists_each_photo_with_its_tags_with_v(caplog: pytest.LogCaptureFixture) -> None:
+    terminal = FakeTerminal()
+    caplog.set_level(logging.INFO, logger="scened.daemon.progress")  # what -v sets
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("sys.stderr", terminal)
+        bar = BarProgress("lib")
+        bar.photo("tagged", Path("a.jpg"), tags=("Beach", "Sky"))
+        bar.photo("tagged", Path("b.jpg"))
+        bar.close()
     shown = terminal.getvalue()
-    assert "b.jpg: not an image file" in shown
-    assert "2photo" in shown.replace(" ", "") and "failed=1" in shown
+    assert "a.jpg: Beach, Sky" in shown and "b.jpg: (no confident tag)" in shown
 
 
 def test_log_progress_is_quiet_and_updates_systemd_status(
@@ -63,8 +78,8 @@ def test_log_progress_is_quiet_and_updates_systemd_status(
         statuses = [sock.recv(4096).decode() for _ in range(3)]
     assert statuses[1] == "STATUS=lib: 2 checked, 0 tagged, 1 failed"
     assert statuses[2] == "STATUS=idle; last scan lib: 2 checked, 0 tagged, 1 failed"
-    # only the failure is logged: no line per photo in the journal
-    assert [r.getMessage() for r in caplog.records] == ["b.jpg: cannot read: Permission denied"]
+    # no line per photo in the journal; the failure is listed once, by the summary
+    assert [r.getMessage() for r in caplog.records] == []
 
 
 def test_triggers_from_the_schedule_table() -> None:
