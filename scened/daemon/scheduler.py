@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -82,7 +83,7 @@ class Daemon:
         self.scheduler.start()
         start_watchdog(self.notifier, self.stop)
         self.notifier.ready()
-        log.info("scened daemon started with %d libraries", len(self.config.libraries))
+        self._say_what_is_watched()
         while not self.stop.wait(0.5):
             if self.reload.is_set():
                 self.reload.clear()
@@ -90,6 +91,30 @@ class Daemon:
         self.notifier.stopping()
         self.scheduler.shutdown(wait=True)
         return 0
+
+    def _say_what_is_watched(self) -> None:
+        """At a terminal: each library, its folder and its next scan; under systemd a
+        log line and STATUS= with the next scan."""
+        lines = [f"watching {len(self.config.libraries)} libraries (Ctrl-C stops):"]
+        lines += [f"  {library.name}: {library.path}, next scan {self._next_scan(library.name)}"
+                  for library in self.config.libraries]  # fmt: skip
+        if sys.stderr.isatty():
+            click.echo("\n".join(lines), err=True)
+        else:
+            log.info("%s", " ".join(line.strip() for line in lines))
+        self.notifier.status(f"idle; next scan {self._next_scans()}")
+
+    def _next_scan(self, name: str) -> str:
+        """When the library ``name`` is scanned next, in local time (or "not scheduled")."""
+        job = self.scheduler.get_job(name)
+        when = getattr(job, "next_run_time", None)
+        if when is None:
+            return "not scheduled"
+        return str(when.astimezone().strftime("%Y-%m-%d %H:%M"))
+
+    def _next_scans(self) -> str:
+        return ", ".join(f"{library.name} {self._next_scan(library.name)}"
+                         for library in self.config.libraries)  # fmt: skip
 
     def _install_signal_handlers(self) -> None:
         def on_stop(signum: int, frame: FrameType | None) -> None:
@@ -157,6 +182,7 @@ class Daemon:
         click.echo(summary.line())
         for path, reason in summary.failures:
             click.echo(f"  {path}: {reason}")
+        self.notifier.status(f"idle; last scan {summary.line()}; next scan {self._next_scans()}")
         if not self.stop.is_set():
             try:
                 learnt = learn_if_due(self.config.state_dir, library, self.classifier)

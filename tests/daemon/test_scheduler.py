@@ -115,3 +115,36 @@ def test_a_reload_whose_model_fails_to_load_keeps_the_old_one(
     daemon.reload_config()
     assert daemon.classifier is loads[0] and daemon.config.model.batch_size == 16
     assert "RuntimeError: a third-party model crashed" in caplog.text
+
+
+def test_the_daemon_says_what_it_watches_and_when_each_library_is_next_scanned(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import socket
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
+        f'[[libraries]]\nname = "home"\npath = "{photos}"\n'
+        'schedule = {cron = "30 3 * * *"}\n',
+        encoding="utf-8",
+    )
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(tmp_path / "notify"))
+        sock.settimeout(10)
+        daemon = Daemon(config, classifier_factory=lambda _: object(),  # type: ignore[arg-type,return-value]
+                        notifier=Notifier(str(tmp_path / "notify")))  # fmt: skip
+        daemon._schedule_all(first=True)
+        daemon.scheduler.start()
+        caplog.set_level(logging.INFO, logger="scened.daemon.scheduler")
+        try:
+            daemon._say_what_is_watched()
+            status = sock.recv(4096).decode()
+        finally:
+            daemon.scheduler.shutdown(wait=True)
+
+    assert status.startswith("STATUS=idle; next scan home ") and status.endswith(" 03:30")
+    assert f"home: {photos}, next scan " in caplog.text and " 03:30" in caplog.text
