@@ -1,4 +1,4 @@
-"""The 36 camera-scene classes, in the order of the model's outputs (SPEC.md)."""
+"""The 36 camera-scene classes, in the order of the model's outputs (the original design)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ RETRY_AFTER_S = 1
 class ErrorCode(StrEnum):
     """The machine-readable ``error`` field of an error response."""
 
-    # The SPEC's table (400).
+    # The API's original error table (400).
     MISSING_IMAGES = "missing_images"
     IMAGES_NOT_A_LIST = "images_not_a_list"
     NOT_A_BASE64_IMAGE = "not_a_base64_image"

@@ -1,6 +1,6 @@
-"""The endpoints: ``POST /classify`` (the SPEC's contract) and ``GET /health``.
+"""The endpoints: ``POST /classify`` (the API's contract) and ``GET /health``.
 
-``POST /classify`` takes the SPEC's JSON body or, with the same answers, errors
+``POST /classify`` takes the API's JSON body or, with the same answers, errors
 and limits, ``multipart/form-data`` with one ``file`` field per photo
 (:mod:`scened.api.formdata`).  Blocking work (JSON and multipart parsing,
 base64, image decoding) runs in the decode thread pool and the model in the
@@ -79,7 +79,7 @@ _CLASSIFY_BODY = {
 async def classify(
     request: Request,
     policy: Annotated[
-        str | None, Query(description="A registered tag policy (default: the SPEC's)")
+        str | None, Query(description="A registered tag policy (default: `default`, the original tag formula)")
     ] = None,
     top: Annotated[
         int | None,

@@ -10,7 +10,7 @@ from scened.api.errors import ErrorCode
 
 
 class ClassifyRequest(BaseModel):
-    """The body of ``POST /classify`` (the SPEC's contract)."""
+    """The body of ``POST /classify`` (the API's contract: docs/api-behind-proxy.md)."""
 
     images: list[str] = Field(
         description="Images as plain base64 or as data:image/...;base64, URLs. "
@@ -40,7 +40,7 @@ class ClassProbability(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    class_: str = Field(alias="class", description="A class name (SPEC's 36 classes).")
+    class_: str = Field(alias="class", description="A class name (one of the model's 36 scene classes).")
     probability: float
 
 
@@ -78,7 +78,7 @@ class HealthResponse(BaseModel):
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the given error statuses."""
     described = {
-        400: "A client error of the SPEC's table, or another invalid input",
+        400: "A client error (an error code of the API's table), or another invalid input",
         401: "A bearer token is configured and the request lacks the right one",
         408: "The client did not send its request (headers or body) in time",
         413: "The body, one image, or the number of images is over the configured limit",
