@@ -182,9 +182,12 @@ def read_photo(path: Path) -> tuple[str, bytes | None]:
     return digest.hexdigest(), (b"".join(chunks) if chunks is not None else None)
 
 
-def describe(error: Exception) -> str:
-    """One line saying what went wrong with a photo (without the path, shown beside it)."""
+def describe(error: Exception, photo: Path | None = None) -> str:
+    """One line saying what went wrong with a photo (without its path, shown beside it);
+    when another file is at fault (a broken sidecar beside ``photo``), named first."""
     if isinstance(error, ScenedError):
+        if photo is not None and error.path is not None and error.path != photo:
+            return f"{error.path.name}: {error.message}"
         return error.message
     if isinstance(error, OSError):
         return error.strerror or str(error)

@@ -324,7 +324,7 @@ class LibraryRun:
             self._state_failed(error)
         if not isinstance(error, ScenedError | OSError | sqlite3.Error):
             log.warning("%s: unexpected error", job.path, exc_info=error)
-        job.action, job.error, job.pixels = Action.FAILED, describe(error), None
+        job.action, job.error, job.pixels = Action.FAILED, describe(error, job.path), None
         if is_transient(error):  # a share that went away, a stale NFS handle: try again
             job.retry = True
 

@@ -416,3 +416,21 @@ def test_a_write_refused_as_read_only_stops_the_scan_with_one_line(
 
     assert summary.error == faults.READ_ONLY.format(path=library, what="so the scan stopped")
     assert summary.failed == 1  # the first photo says why; no other is tried
+
+
+def test_a_broken_sidecar_is_named_as_the_file_at_fault(library: Path, run_once: Runner) -> None:
+    """A read-only photo gets its keywords in a sidecar; when that sidecar is broken, the
+    failure names the sidecar, not only the photo beside it, and the photo is intact."""
+    photo = make_photo(library / "kept.jpg", "red")
+    photo.chmod(0o444)
+    sidecar = library / "kept.xmp"
+    sidecar.write_text("<x:xmpmeta this is not XMP", encoding="utf-8")
+    original = photo.read_bytes()
+
+    summary = run_once(sinks=[{"type": "xmp"}])
+
+    assert summary.failed == 1
+    [(path, reason)] = summary.failures
+    assert path == photo and reason.startswith("kept.xmp: "), reason
+    assert photo.read_bytes() == original
+    assert sidecar.read_text(encoding="utf-8") == "<x:xmpmeta this is not XMP"
