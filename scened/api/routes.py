@@ -79,7 +79,8 @@ _CLASSIFY_BODY = {
 async def classify(
     request: Request,
     policy: Annotated[
-        str | None, Query(description="A registered tag policy (default: `default`, the original tag formula)")
+        str | None,
+        Query(description="A registered tag policy (default: `default`, the original formula)"),
     ] = None,
     top: Annotated[
         int | None,

@@ -40,7 +40,7 @@ class ClassProbability(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True)
 
-    class_: str = Field(alias="class", description="A class name (one of the model's 36 scene classes).")
+    class_: str = Field(alias="class", description="A class name (one of the model's 36 classes).")
     probability: float
 
 
