@@ -26,6 +26,8 @@ class SidecarSink:
 
     #: Each call works on its own files through the metadata worker pool.
     thread_safe = True
+    #: scened's record goes into the photo or its sidecar (``scened untag`` removes it).
+    records_in_files = True
 
     def __init__(
         self,

@@ -96,7 +96,9 @@ class Sink(Protocol):
     ``close`` flushes anything buffered (the webhook sink's pending batch).
     ``write`` returns a :class:`Replaced` when it rewrote the photo itself (None
     otherwise).  A run calls ``write`` from several threads at once when the sink
-    says ``thread_safe = True``; otherwise one call at a time.
+    says ``thread_safe = True``; otherwise one call at a time.  A sink that keeps
+    scened's record in the photo or its sidecar says ``records_in_files = True``: a run
+    then notices a photo whose record was removed (``scened untag``) and tags it again.
     """
 
     def write(self, result: TagResult, *, dry_run: bool = False) -> Replaced | None: ...

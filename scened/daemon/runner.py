@@ -38,7 +38,7 @@ import numpy as np
 import pluggy
 
 from scened.config import LibraryConfig
-from scened.daemon.decision import Known, Verdict, verdict
+from scened.daemon.decision import Known, Verdict, known_unless_untagged, verdict
 from scened.daemon.faults import (
     READ_ONLY,
     HaltEvent,
@@ -121,6 +121,8 @@ class LibraryRun:
         self.summary = RunSummary(library.name, dry_run=settings.dry_run)
         self._policy: Policy | None = None
         self._sinks: list[Sink] = []
+        #: Whether a sink keeps scened's record in the photo or its sidecar (xmp, sidecar).
+        self._records_in_files = False
         self._known: dict[bytes, Known] = {}
         self._policy_digest = policy_digest(library.policy_key)
         self._learner = Learner(state, library, classifier)
@@ -137,7 +139,9 @@ class LibraryRun:
             self._policy = build_policy(self.pm, self.library.policy_name,
                                         self.library.policy_options,
                                         classifier=self.classifier)  # fmt: skip
-            self._sinks = for_writers(build_sinks(self.pm, self.library.sinks))
+            built = build_sinks(self.pm, self.library.sinks)
+            self._records_in_files = any(getattr(s, "records_in_files", False) for s in built)
+            self._sinks = for_writers(built)
             if not self.settings.dry_run and mounted_read_only(self.library.path):
                 self.summary.error = READ_ONLY.format(
                     path=self.library.path, what="so no photo was read"
@@ -232,6 +236,8 @@ class LibraryRun:
         if decided is not Verdict.NEEDS_WORK:
             job.action = _ACTION_FOR[decided]
             return
+        if self._records_in_files:  # untagged since (scened untag)? the files say
+            known = known_unless_untagged(known, previous.tags if previous else (), job.path)
         if previous is not None and self._learner.rescored(job, previous, self._policy):
             return
         job.digest, data = read_photo(job.path)

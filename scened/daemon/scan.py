@@ -9,7 +9,8 @@ skipped; entries that are named like photos but cannot be one (a FIFO, a folder,
 dangling symlink, a symlink loop) are listed in ``problems`` with the reason, as are
 folders that cannot be read.  Those folders are also remembered (``unreadable_dirs``)
 so that the photos under them are not mistaken for deleted ones; files that vanish
-while scanning are simply not yielded.
+while scanning are simply not yielded.  A RAW or HEIC photo's signature covers its
+XMP sidecars too (:class:`FileEntry`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pathlib import Path
 from scened.errors import ScenedError
 from scened.formats import SUFFIXES
 from scened.metadata.atomic import is_temporary_name
+from scened.metadata.formats import SIDECAR_ONLY, sidecar_names
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,17 @@ SKIPPED_DIRS = frozenset({"@eaDir", "#recycle", "#snapshot"})
 
 @dataclass(frozen=True)
 class FileEntry:
-    """A photo found by the scanner and what ``stat`` said about it."""
+    """A photo found by the scanner and what ``stat`` said about it.
+
+    A photo whose keywords can only live in a sidecar (camera RAW, HEIC: see
+    :data:`scened.metadata.formats.SIDECAR_ONLY`) is the photo *and* its sidecars:
+    ``size`` adds up their sizes and ``mtime_ns`` is the latest of their mtimes, so
+    a sidecar removed (``scened untag``, the user), added or edited changes the
+    signature like an edit of an embedded photo's keywords changes its file.
+    Embedded photos are their file alone: the signature is also what the atomic
+    write checks the photo against (another application's sidecar beside a JPEG,
+    darktable's ``photo.jpg.xmp``, must not look like a concurrent edit).
+    """
 
     path: Path
     device: int
@@ -50,7 +62,17 @@ class FileEntry:
 
     @classmethod
     def from_stat(cls, path: Path, st: os.stat_result) -> FileEntry:
-        return cls(path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        """The entry for ``path`` whose own ``stat`` is ``st`` (its sidecars are stat'ed)."""
+        size, mtime_ns = st.st_size, st.st_mtime_ns
+        if path.suffix.lower() in SIDECAR_ONLY:
+            for sidecar in sidecar_names(path):
+                try:
+                    side = sidecar.stat()
+                except OSError:  # none in this naming (or it vanished): nothing to add
+                    continue
+                size += side.st_size
+                mtime_ns = max(mtime_ns, side.st_mtime_ns)
+        return cls(path, st.st_dev, st.st_ino, size, mtime_ns)
 
     @property
     def signature(self) -> tuple[int, int, int, int]:

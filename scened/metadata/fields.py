@@ -14,6 +14,12 @@ that is now missing from a field where it was recorded was removed by the user
 (in Lightroom, digiKam, exiftool…).  That tag is remembered in the file
 (``Xmp.scened.Rejected``) and never written into that photo again, by any later
 run or model; the rest of scened's keywords are re-tagged as usual.
+
+The four keyword fields are kept consistent (the Metadata Working Group's rule that
+whichever field a reader takes first shows the same keywords): a field scened
+creates also gets the user's own keywords from the other fields, in its own form
+(*copies*, recorded apart so that ``untag`` takes exactly them out again).  The
+rules, with a table of fields and formats, are in ``docs/keywords.md``.
 """
 
 from __future__ import annotations
@@ -49,15 +55,18 @@ RECORD_POLICY = "Xmp.scened.Policy"
 #: A digest of the pixels the model saw: a later change of metadata only (a keyword
 #: edited in Lightroom) is recognised by it, and the photo is not classified again.
 RECORD_PIXELS = "Xmp.scened.Pixels"
-#: The user's own keywords that scened copied into a keyword field it created, so that
-#: digiKam, which reads only the first non-empty of ``TagsList``,
-#: ``hierarchicalSubject``, ``dc:subject`` and IPTC, still shows them (``Places|Mine``
-#: becomes ``Places/Mine``; a flat keyword a top-level entry).  ``untag`` removes
-#: exactly these copies with scened's own keywords.
+#: The user's own keywords that scened copied into a keyword field it created, so
+#: that a reader that takes only the first non-empty field (digiKam: ``TagsList``,
+#: then ``hierarchicalSubject``, ``dc:subject``, IPTC) still shows them.  ``untag``
+#: removes exactly these copies with scened's own keywords.
 CARRIED_OF: dict[str, str] = {
-    TAGS_LIST: "Xmp.scened.CarriedTagsList",
+    SUBJECT: "Xmp.scened.CarriedSubject",
     HIERARCHICAL: "Xmp.scened.CarriedHierarchicalSubject",
+    TAGS_LIST: "Xmp.scened.CarriedTagsList",
+    IPTC_KEYWORDS: "Xmp.scened.CarriedIptcKeywords",
 }
+#: How each field separates the levels of a hierarchical keyword (flat fields: none).
+SEPARATOR = {HIERARCHICAL: "|", TAGS_LIST: "/"}
 #: Tags the user removed after scened wrote them: never written into this photo again.
 RECORD_REJECTED = "Xmp.scened.Rejected"
 #: Tags the user confirmed or chose (the review page): always kept in this photo.
@@ -72,6 +81,7 @@ RECORD_OF: dict[str, str] = {
     IPTC_KEYWORDS: "Xmp.scened.IptcKeywords",
 }
 XMP_FIELDS = (SUBJECT, HIERARCHICAL, TAGS_LIST)
+KEYWORD_FIELDS = (*XMP_FIELDS, IPTC_KEYWORDS)
 #: Array properties exiv2 would write as rdf:Seq but the XMP spec defines as rdf:Bag.
 BAG_PROPERTIES = (
     "dc:subject",
@@ -188,12 +198,13 @@ def plan_tag(
     for field in fields:
         user = _user_values(current, field)
         added = [v for v in _unique(options.values_for(field, tags)) if v not in user]
-        carried = _carried(current, field) if field in CARRIED_OF and added and not user else []
-        carried = [v for v in carried if v not in added]
+        # a field scened creates also gets the user's keywords from the others
+        own = options.values_for(HIERARCHICAL, tags)
+        carried = [v for v in _carried(current, field, own) if v not in added] if not user else []
+        carried = carried if added else []
         plan[field] = _or_delete(user + carried + added)
         plan[RECORD_OF[field]] = _or_delete(added)
-        if field in CARRIED_OF:
-            plan[CARRIED_OF[field]] = _or_delete(carried)
+        plan[CARRIED_OF[field]] = _or_delete(carried)
     plan[RECORD_TAGS] = _or_delete(_unique(tags))
     plan[RECORD_MODEL] = provenance.model_id or None
     plan[RECORD_POLICY] = provenance.policy or None
@@ -230,16 +241,12 @@ def plan_untag(current: Mapping[str, object]) -> dict[str, FieldValue]:
     if as_list(current.get(RECORD_CONFIRMED)) != confirmed:
         plan[RECORD_CONFIRMED] = _or_delete(confirmed)
     for field, record in RECORD_OF.items():
-        carried_record = CARRIED_OF.get(field)
-        ours = as_list(current.get(record))
-        if carried_record is not None:
-            ours += as_list(current.get(carried_record))
-        if not ours:
+        copies = CARRIED_OF[field]
+        if not current.get(record) and not current.get(copies):
             continue
         plan[field] = _or_delete(_user_values(current, field))
         plan[record] = None
-        if carried_record is not None and current.get(carried_record):
-            plan[carried_record] = None
+        plan[copies] = None
     for record in (RECORD_TAGS, RECORD_MODEL, RECORD_POLICY, RECORD_PIXELS):
         if current.get(record):
             plan[record] = None
@@ -257,28 +264,60 @@ def _other_iptc_left(current: Mapping[str, object], plan: Mapping[str, FieldValu
 
 
 def _user_values(current: Mapping[str, object], field: str) -> list[str]:
-    """The field's values that are the user's: not scened's own, nor its copies."""
-    ours = set(as_list(current.get(RECORD_OF[field])))
-    if field in CARRIED_OF:
-        ours |= set(as_list(current.get(CARRIED_OF[field])))
+    """The field's values that are the user's: not scened's own, nor copies it keeps."""
+    ours = set(as_list(current.get(RECORD_OF[field]))) | set(_kept_copies(current, field))
     return [value for value in _unique(as_list(current.get(field))) if value not in ours]
 
 
-def _carried(current: Mapping[str, object], field: str) -> list[str]:
-    """The user's keywords from the fields digiKam reads after ``field``, in its form.
+def _kept_copies(current: Mapping[str, object], field: str) -> list[str]:
+    """The copies scened still keeps in ``field``; none once the user has edited it.
 
-    For ``TagsList``: the user's hierarchical keywords (``A|B`` → ``A/B``), then their
-    flat keywords that are not already a leaf of one; for ``hierarchicalSubject``: the
-    flat keywords, as top-level entries.
+    A field scened created holds only copies and scened's keywords.  When another
+    application adds a value to it or removes a copy from it, the field is the
+    user's from then on: its copies count as the user's keywords, scened stops
+    keeping them in step, and ``untag`` leaves them.
     """
-    flat = _unique(_user_values(current, SUBJECT) + _user_values(current, IPTC_KEYWORDS))
-    if field == HIERARCHICAL:
-        return flat
-    hierarchical = _user_values(current, HIERARCHICAL)
-    leaves = {value.rsplit("|", 1)[-1] for value in hierarchical}
-    return _unique([v.replace("|", "/") for v in hierarchical] + [
-        keyword for keyword in flat if keyword not in leaves
-    ])  # fmt: skip
+    copies = as_list(current.get(CARRIED_OF[field]))
+    present = as_list(current.get(field))
+    ours = {*copies, *as_list(current.get(RECORD_OF[field]))}
+    if any(value not in present for value in copies) or any(v not in ours for v in present):
+        return []
+    return copies
+
+
+def _carried(current: Mapping[str, object], field: str, own: Sequence[str]) -> list[str]:
+    """The user's keywords from the other fields, as ``field`` writes them.
+
+    Each keyword is a path: ``Places|Mine`` and ``Places/Mine`` are (Places, Mine), a
+    flat ``Trip2026`` is (Trip2026,).  A hierarchical field gets the paths; a flat
+    keyword that is a level of one of them is not repeated as a top-level entry, nor
+    one that is a parent level of scened's ``own`` hierarchical values (the bare
+    ``Scenes`` darktable and Lightroom add to ``dc:subject`` for ``Scenes|Beach``).
+    A flat field gets the last level of each path, IPTC cut to its 64 bytes.
+    """
+    paths: list[tuple[str, ...]] = []
+    for other in (HIERARCHICAL, TAGS_LIST, SUBJECT, IPTC_KEYWORDS):
+        if other != field:
+            separator = SEPARATOR.get(other)
+            for value in _user_values(current, other):
+                paths.append(tuple(value.split(separator)) if separator else (value,))
+    levels = {level for path in paths if len(path) > 1 for level in path}
+    levels |= {level for value in own for level in value.split("|")[:-1]}
+    paths = [p for p in _unique_paths(paths) if len(p) > 1 or p[0] not in levels]
+    separator = SEPARATOR.get(field)
+    if separator is not None:
+        return _unique([separator.join(path) for path in paths])
+    leaves = _unique([path[-1] for path in paths])
+    if field == IPTC_KEYWORDS:
+        return _unique([truncate_utf8(leaf, IPTC_KEYWORD_MAX_BYTES) for leaf in leaves])
+    return leaves
+
+
+def _unique_paths(paths: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """``paths`` without repeats and empty levels, hierarchical ones first."""
+    cleaned = [tuple(part for part in path if part) for path in paths]
+    found = [path for path in dict.fromkeys(cleaned) if path]
+    return [path for path in found if len(path) > 1] + [p for p in found if len(p) == 1]
 
 
 def rejected_tags(current: Mapping[str, object]) -> list[str]:
@@ -317,7 +356,16 @@ def recorded_tags(current: Mapping[str, object]) -> list[str]:
 
 
 def changes(current: Mapping[str, object], plan: Fields) -> dict[str, FieldValue]:
-    """The part of ``plan`` that differs from ``current`` (empty: nothing to write)."""
+    """The part of ``plan`` that differs from ``current`` (empty: nothing to write).
+
+    The keyword fields are unordered (rdf:Bag, IPTC's repeated dataset): the same
+    values in another order (darktable appends its own at the end) are no change.
+    """
     return {
-        key: value for key, value in plan.items() if as_list(value) != as_list(current.get(key))
+        key: value
+        for key, value in plan.items()
+        if as_list(value) != as_list(current.get(key))
+        and not (
+            key in KEYWORD_FIELDS and sorted(as_list(value)) == sorted(as_list(current.get(key)))
+        )
     }

@@ -79,7 +79,11 @@ def sidecar_for(photo: Path, naming: SidecarNaming) -> Path:
     return preferred
 
 
+def sidecar_names(photo: Path) -> list[Path]:
+    """The paths a sidecar of ``photo`` may have, one per naming style."""
+    return list(dict.fromkeys(naming.path_for(photo) for naming in SidecarNaming))
+
+
 def existing_sidecars(photo: Path) -> list[Path]:
     """Every sidecar of ``photo`` that exists, in either naming style."""
-    found = [naming.path_for(photo) for naming in SidecarNaming]
-    return [path for path in dict.fromkeys(found) if path.exists()]
+    return [path for path in sidecar_names(photo) if path.exists()]

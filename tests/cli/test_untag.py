@@ -87,3 +87,61 @@ def test_a_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     result = scened("untag", str(tmp_path / "nope.jpg"))
     assert result.returncode == 2
     assert "does not exist" in result.stderr
+
+
+def darktable_sidecar(photo: Path, subject: list[str], hierarchical: list[str]) -> Path:
+    """``photo.ext.xmp`` as darktable writes it: its own data and copies of the keywords."""
+    sidecar = photo.with_name(photo.name + ".xmp")
+    sidecar.write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
+        '22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:darktable="http://darktable.'
+        'sf.net/" darktable:xmp_version="5"/></rdf:RDF></x:xmpmeta>\n',
+        encoding="utf-8",
+    )
+    args = [f"-XMP-dc:Subject={v}" for v in subject]
+    args += [f"-XMP-lr:HierarchicalSubject={v}" for v in hierarchical]
+    subprocess.run(["exiftool", "-q", "-overwrite_original", *args, str(sidecar)], check=True)
+    return sidecar
+
+
+@pytest.mark.parametrize("untagged_before", [False, True])
+def test_copies_in_another_applications_sidecar_are_reported_and_removed_on_request(
+    untagged_before: bool, tmp_path: Path, oracle: ModuleType, writer: KeywordWriter
+) -> None:
+    photo = oracle.make_photo(tmp_path / "plage.jpg")
+    oracle.add_user_keywords(photo, ["Trip2026"], [])
+    writer.tag_file(photo, ["Beach", "Sky"], KeywordOptions(), model_id="m1")
+    # what darktable 4.2 writes after importing that photo (its tags from both fields)
+    theirs = darktable_sidecar(
+        photo,
+        ["Beach", "Scenes", "Sky", "Trip2026"],
+        ["Beach", "Scenes|Beach", "Scenes|Sky", "Sky", "Trip2026"],
+    )
+    if untagged_before:  # no record left: scened's root says what is a copy
+        assert writer.untag_photo(photo) == [photo]
+    before = theirs.read_bytes()
+
+    reported = scened("untag", str(photo))
+    assert reported.returncode == 0, reported.stderr
+    assert f"{theirs}: another application's copies of scened's keywords: " in reported.stderr
+    assert "1 sidecars of other applications hold copies" in reported.stderr
+    assert theirs.read_bytes() == before
+    assert oracle.keyword_fields(photo)["subject"] == ["Trip2026"]
+
+    removed = scened("untag", "--include-other-sidecars", str(photo))
+    assert removed.returncode == 0, removed.stderr
+    assert f"untagged {theirs}" in removed.stdout
+    fields = oracle.keyword_fields(theirs)
+    assert fields["subject"] == ["Trip2026"]
+    assert fields["hierarchical"] == ["Trip2026"]
+    assert oracle.values(oracle.exiftool(theirs), "XMP-darktable:Xmp_version") == ["5"]
+
+
+def test_untag_says_what_the_next_run_does(
+    tmp_path: Path, oracle: ModuleType, writer: KeywordWriter
+) -> None:
+    photo = oracle.make_photo(tmp_path / "a.jpg")
+    writer.tag_file(photo, ["Cat"], KeywordOptions(), model_id="m1")
+    result = scened("untag", str(photo))
+    assert "The next `scened run` tags these photos again" in result.stderr
+    assert "tags these photos again" not in scened("untag", str(photo)).stderr  # nothing done

@@ -166,3 +166,28 @@ def test_entries_named_like_photos_that_cannot_be_one_are_reported(tmp_path: Pat
         tmp_path / "gone.jpg": f"dangling symlink (to {tmp_path / 'missing.jpg'})",
         tmp_path / "pipe.jpg": "not a regular file but a FIFO; never opened",
     }
+
+
+def test_a_sidecar_photos_signature_covers_its_sidecars(tmp_path: Path) -> None:
+    """Removing, adding or editing a RAW or HEIC photo's sidecar changes its signature
+    (``scened untag`` removes it); an embedded photo's stays its file's own."""
+    raw = touch(tmp_path / "a.cr3", b"raw")
+    jpeg = touch(tmp_path / "b.jpg", b"jpeg")
+
+    def signatures() -> dict[str, tuple[int, int, int, int]]:
+        return {entry.path.name: entry.signature for entry in Scanner(tmp_path)}
+
+    alone = signatures()
+    assert alone["a.cr3"][2] == 3
+    adobe = touch(tmp_path / "a.xmp", b"<x:xmpmeta/>")
+    touch(tmp_path / "b.jpg.xmp", b"darktable's")
+    with_sidecar = signatures()
+    assert with_sidecar["a.cr3"][2] == 3 + 12
+    assert with_sidecar["a.cr3"][3] == max(raw.stat().st_mtime_ns, adobe.stat().st_mtime_ns)
+    assert with_sidecar["b.jpg"] == alone["b.jpg"]
+    touch(tmp_path / "a.cr3.xmp", b"darktable's")
+    assert signatures()["a.cr3"][2] == 3 + 12 + 11  # both namings count
+    adobe.unlink()
+    (tmp_path / "a.cr3.xmp").unlink()
+    assert signatures()["a.cr3"][2:] == (3, raw.stat().st_mtime_ns)
+    assert jpeg.exists()

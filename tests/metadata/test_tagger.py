@@ -143,7 +143,11 @@ def test_legacy_iptc_without_charset_is_kept_and_xmp_written(
     iptc_before = subprocess.run(["exiv2", "-pi", str(photo)], capture_output=True).stdout
     assert writer.tag_file(photo, ["Food"], KeywordOptions(), model_id="m1")
     assert subprocess.run(["exiv2", "-pi", str(photo)], capture_output=True).stdout == iptc_before
-    assert oracle.keyword_fields(photo)["subject"] == ["Food"]
+    # the user's legacy keyword is carried, decoded, into the dc:subject scened creates
+    assert oracle.keyword_fields(photo)["subject"] == ["Café", "Food"]
+    assert writer.untag(photo)
+    assert oracle.keyword_fields(photo)["subject"] == []
+    assert subprocess.run(["exiv2", "-pi", str(photo)], capture_output=True).stdout == iptc_before
 
 
 def test_owner_is_kept(tmp_path: Path, writer: KeywordWriter, oracle: ModuleType) -> None:
