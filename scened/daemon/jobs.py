@@ -22,7 +22,7 @@ HASH_CHUNK = 1 << 20
 #: Files up to this size are decoded from the bytes read for hashing (one read, not two).
 KEEP_IN_MEMORY_BYTES = 64 << 20
 #: The bytes of photos kept from their read to their write, all photos in flight together.
-KEPT_FOR_WRITING_BYTES = 64 << 20
+KEPT_FOR_WRITING_BYTES = 48 << 20
 
 
 class Action:
