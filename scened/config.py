@@ -36,7 +36,7 @@ from scened.policies import STACK, WRITE_POLICY
 ENV_CONFIG = "SCENED_CONFIG"
 SYSTEM_CONFIG = Path("/etc/scened/config.toml")
 
-DEFAULT_MODEL: dict[str, Any] = {"runtime": "litert", "batch_size": 16, "threads": 0}
+DEFAULT_MODEL: dict[str, Any] = {"runtime": "litert", "batch_size": 8, "threads": 0}
 DEFAULT_PIPELINE: dict[str, Any] = {"readers": 2, "writers": 2, "queue_size": 32}
 DEFAULT_API: dict[str, Any] = {
     "host": "127.0.0.1",

@@ -35,7 +35,7 @@ def test_no_file_means_defaults(tmp_path: Path) -> None:
     assert config.libraries == ()
     assert config.state_dir == tmp_path / "xdg-state" / "scened"
     assert (config.model.runtime, config.model.batch_size, config.model.path) == (
-        "litert", 16, None,
+        "litert", 8, None,
     )  # fmt: skip
     adhoc = config.library_for(tmp_path / "pics")
     assert adhoc.path == (tmp_path / "pics").resolve()

@@ -79,7 +79,7 @@ class Stages(Generic[J]):
 class Pipeline(Generic[J]):
     stages: Stages[J]
     readers: int = 2
-    batch_size: int = 16
+    batch_size: int = 8
     queue_size: int = 32
     writers: int = 2
     stop: threading.Event = field(default_factory=threading.Event)

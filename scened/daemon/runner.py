@@ -79,7 +79,7 @@ UNKNOWN_STAT = FileEntry(Path(), 0, 0, -1, 0)
 class RunSettings:
     """How a run goes, apart from what to tag (from ``[model]`` and ``[pipeline]``)."""
 
-    batch_size: int = 16
+    batch_size: int = 8
     readers: int = 2
     queue_size: int = 32
     #: Threads writing keywords at once (each on a metadata worker process of its own).

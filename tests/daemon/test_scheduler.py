@@ -113,7 +113,7 @@ def test_a_reload_whose_model_fails_to_load_keeps_the_old_one(
                     notifier=Notifier(address=""))  # fmt: skip
     _config(config, tmp_path, f"[model]\nbatch_size = 4\n{library}")
     daemon.reload_config()
-    assert daemon.classifier is loads[0] and daemon.config.model.batch_size == 16
+    assert daemon.classifier is loads[0] and daemon.config.model.batch_size == 8  # the old one
     assert "RuntimeError: a third-party model crashed" in caplog.text
 
 
