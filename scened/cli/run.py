@@ -58,8 +58,8 @@ if TYPE_CHECKING:
     "remote",
     multiple=True,
     metavar="URL",
-    help="With --once: classify on this scened serve (repeatable; instead of [model] "
-    "remote), e.g. http://desktop:8080.",
+    help="Classify on this scened serve (repeatable; instead of [model] remote, also "
+    "for the daemon, across reloads), e.g. http://desktop:8080.",
 )
 @click.option(
     "--dask",
@@ -86,11 +86,10 @@ def run(
     if not once and dask:
         raise click.UsageError("--dask goes with --once: the daemon tags on this machine")
     if not once:
-        if paths or dry_run or settle_seconds is not None or remote:
-            raise click.UsageError("folders, --dry-run, --settle and --remote go with --once; "
-                                   "the daemon scans the configured libraries with "
-                                   "[model] remote")  # fmt: skip
-        raise SystemExit(Daemon(config_path).run())
+        if paths or dry_run or settle_seconds is not None:
+            raise click.UsageError("folders, --dry-run and --settle go with --once; "
+                                   "the daemon scans the configured libraries")  # fmt: skip
+        raise SystemExit(Daemon(config_path, remote=remote).run())
     for path in paths:
         if path.is_file() and format_of(path) is None:
             raise ScenedError("not a photo scened tags (by its name's suffix)", path)

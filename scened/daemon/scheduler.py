@@ -12,11 +12,12 @@ the configuration (an invalid new file is logged and the old one kept).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -34,6 +35,7 @@ from scened.daemon.notify import Notifier, start_watchdog
 from scened.daemon.service import classifier_from_config, run_library, settings_for
 from scened.errors import ConfigError, ScenedError
 from scened.learning.schedule import learn_if_due
+from scened.model.remote import RemoteClassifier
 from scened.model.runtime import Classifier
 from scened.plugins import get_plugin_manager
 
@@ -42,11 +44,17 @@ log = logging.getLogger(__name__)
 ClassifierFactory = Callable[[Config], Classifier]
 
 
-def _daemon_config(config_path: Path | None) -> Config:
-    """The configuration, as the daemon needs it at start-up and at every reload."""
+def _daemon_config(config_path: Path | None, remote: tuple[str, ...] = ()) -> Config:
+    """The configuration, as the daemon needs it at start-up and at every reload.
+
+    ``remote`` (``scened run --remote``), when given, replaces ``[model] remote`` in
+    every configuration read, so that it outlives a reload (SIGHUP).
+    """
     config = load_config(config_path)
     if not config.libraries:
         raise ConfigError("no [[libraries]] to scan", config.source, key="libraries")
+    if remote:
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, remote=remote))
     return config
 
 
@@ -60,11 +68,14 @@ class Daemon:
         classifier_factory: ClassifierFactory = classifier_from_config,
         pm: pluggy.PluginManager | None = None,
         notifier: Notifier | None = None,
+        remote: Sequence[str] = (),
     ) -> None:
         self.config_path = config_path
+        #: ``scened run --remote`` URLs: ``[model] remote`` of every configuration read.
+        self.remote = tuple(remote)
         self.classifier_factory = classifier_factory
-        self.config = _daemon_config(config_path)
-        self.classifier = classifier_factory(self.config)
+        self.config = _daemon_config(config_path, self.remote)
+        self.classifier = self._load_classifier(self.config)
         self.pm = pm or get_plugin_manager()
         self.notifier = notifier or Notifier()
         self.stop = threading.Event()
@@ -75,6 +86,18 @@ class Daemon:
         self.scheduler = BackgroundScheduler(
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
         )
+
+    def _load_classifier(self, config: Config) -> Classifier:
+        """The model ``config`` names; remote servers are asked at once (as ``run --once``
+        does), so that a wrong token or model is one line now, not one per photo."""
+        classifier = self.classifier_factory(config)
+        if isinstance(classifier, RemoteClassifier):
+            try:
+                classifier.check()
+            except BaseException:
+                classifier.close()
+                raise
+        return classifier
 
     def run(self) -> int:
         """Scan on schedule until SIGTERM/SIGINT; the exit status (0)."""
@@ -150,9 +173,9 @@ class Daemon:
         """
         self.notifier.reloading()
         try:
-            config = _daemon_config(self.config_path)
+            config = _daemon_config(self.config_path, self.remote)
             if config.model != self.config.model:
-                self.classifier = self.classifier_factory(config)
+                self.classifier = self._load_classifier(config)
         except ScenedError as exc:
             log.error("configuration not reloaded, the old one is kept: %s", exc)
         except Exception as exc:  # a third-party model's factory, say

@@ -171,7 +171,26 @@ def test_settle_waits_for_photos_just_copied_in(
 def test_settle_goes_with_once() -> None:
     result = CliRunner().invoke(main, ["run", "--settle", "5"])
     assert result.exit_code == 2
-    assert "--settle and --remote go with --once" in result.output
+    assert "--dry-run and --settle go with --once" in result.output
+
+
+def test_remote_goes_to_the_daemon_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[tuple[object, tuple[str, ...]]] = []
+
+    class Daemon:
+        def __init__(self, config_path: object, *, remote: tuple[str, ...]) -> None:
+            made.append((config_path, remote))
+
+        def run(self) -> int:
+            return 0
+
+    # the module: the attribute scened.cli.run is the command
+    monkeypatch.setattr(sys.modules["scened.cli.run"], "Daemon", Daemon)
+    result = CliRunner().invoke(
+        main, ["run", "--remote", "http://desktop:8080", "--remote", "http://gpu:8080"]
+    )
+    assert result.exit_code == 0, result.output
+    assert made == [(None, ("http://desktop:8080", "http://gpu:8080"))]
 
 
 def test_status_counts_what_another_model_would_re_tag(

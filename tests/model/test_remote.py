@@ -340,3 +340,32 @@ def test_run_once_with_remote_writes_what_a_local_run_writes(
     assert refused.returncode == ConfigError.exit_code
     (line,) = refused.stderr.strip().splitlines()
     assert line.startswith("Error: ") and pair[0].url in line and "refused the token" in line
+
+
+def test_the_daemon_keeps_the_remote_override_across_reloads(
+    pair: tuple[Serve, Serve], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from scened.daemon.notify import Notifier
+    from scened.daemon.scheduler import Daemon
+
+    monkeypatch.setenv("SCENED_REMOTE_TOKEN", TOKEN)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    state_dir = f'state_dir = "{tmp_path / "state"}"\n'
+    library = f'[[libraries]]\nname = "home"\npath = "{photos}"\n'
+    config = tmp_path / "config.toml"
+    config.write_text(state_dir + library, encoding="utf-8")  # no [model] remote
+
+    daemon = Daemon(config, remote=(pair[0].url,), notifier=Notifier(address=""))
+    first = daemon.classifier
+    assert isinstance(first, RemoteClassifier) and first.servers[0].checked  # asked at start
+    assert daemon.config.model.remote == (pair[0].url,)
+
+    config.write_text(f"{state_dir}[model]\nbatch_size = 4\n{library}", encoding="utf-8")
+    daemon.reload_config()  # SIGHUP: the new file, the override still on it
+
+    assert daemon.config.model.batch_size == 4 and daemon.config.model.remote == (pair[0].url,)
+    assert isinstance(daemon.classifier, RemoteClassifier) and daemon.classifier is not first
+    assert [server.url for server in daemon.classifier.servers] == [pair[0].url]
+    for classifier in (first, daemon.classifier):
+        classifier.close()
