@@ -29,6 +29,7 @@ import jsonschema
 import platformdirs
 import tomli_w
 
+from scened.api.settings import config_defaults as api_config_defaults
 from scened.config_schema import CONFIG_SCHEMA, CRON_ALIASES
 from scened.errors import ConfigError
 from scened.policies import STACK, WRITE_POLICY
@@ -38,15 +39,8 @@ SYSTEM_CONFIG = Path("/etc/scened/config.toml")
 
 DEFAULT_MODEL: dict[str, Any] = {"runtime": "litert", "batch_size": 8, "threads": 0}
 DEFAULT_PIPELINE: dict[str, Any] = {"readers": 2, "writers": 2, "queue_size": 32}
-DEFAULT_API: dict[str, Any] = {
-    "host": "127.0.0.1",
-    "port": 8080,
-    "workers": 1,
-    "token_env": "SCENED_API_TOKEN",
-    "cors_origins": [],
-    "max_images": 64,
-    "max_body_bytes": 64 * 1024 * 1024,
-}
+#: ``[api]``'s defaults: those of :class:`scened.api.settings.ApiSettings`.
+DEFAULT_API: dict[str, Any] = api_config_defaults()
 #: ``[cluster]``: tagging on Dask workers (:mod:`scened.daemon.cluster`), not in ``merged``.
 DEFAULT_CLUSTER: dict[str, Any] = {"batch_size": 32, "connect_timeout": 10.0}
 DEFAULT_LIBRARY: dict[str, Any] = {

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from scened.api.settings import api_schema
+
 _PLUGIN_TABLE: dict[str, Any] = {
     "type": "object",
     "required": ["type"],
@@ -111,26 +113,8 @@ PIPELINE_SCHEMA: dict[str, Any] = {
     },
 }
 
-API_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "host": {"type": "string", "minLength": 1},
-        "port": {"type": "integer", "minimum": 1, "maximum": 65535},
-        "workers": {"type": "integer", "minimum": 1, "maximum": 64},
-        "token": {"type": "string", "minLength": 1},
-        "token_env": {"type": "string", "minLength": 1},
-        "cors_origins": {"type": "array", "items": {"type": "string"}},
-        "max_images": {"type": "integer", "minimum": 1},
-        "max_body_bytes": {"type": "integer", "minimum": 1},
-        # the connection guards (defaults in scened.api.settings.ApiSettings)
-        "max_bytes_in_flight": {"type": "integer", "minimum": 0},
-        "max_connections": {"type": "integer", "minimum": 1},
-        "header_timeout_s": {"type": "number", "exclusiveMinimum": 0},
-        "read_timeout_s": {"type": "number", "exclusiveMinimum": 0},
-        "body_timeout_s": {"type": "number", "exclusiveMinimum": 0},
-    },
-}
+#: ``[api]``: made from the API's own settings (:mod:`scened.api.settings`).
+API_SCHEMA: dict[str, Any] = api_schema()
 
 CLUSTER_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -229,3 +229,18 @@ def test_the_example_documents_every_key_and_is_valid() -> None:
         for key in item_schema.get("properties", {}):
             assert f"{key} =" in text, f"{table}.{key} is not documented in the example"
     assert [lib.name for lib in config.libraries] == ["family", "archive"]
+
+
+def test_every_api_setting_is_one_fact_the_file_and_the_server_agree_on() -> None:
+    """``[api]`` is checked against the schema made from ``ApiSettings``: what the API
+    documents is accepted by the file's checks, with the same bounds, and nothing else."""
+    from scened.api.settings import ApiSettings
+
+    table = {"batch_size": 8, "policy": "threshold", "max_pixels": 1000, "batch_wait_ms": 0.0}
+    config = parse_config({"api": table, "libraries": [{"path": "/srv/p"}]}, None)
+    settings = ApiSettings.load(config.api)
+    assert (settings.batch_size, settings.policy, settings.max_pixels) == (8, "threshold", 1000)
+    with pytest.raises(ConfigError, match="api.max_pixels"):
+        parse_config({"api": {"max_pixels": 0}, "libraries": [{"path": "/srv/p"}]}, None)
+    with pytest.raises(ConfigError, match="api.runtime"):  # the [model] table's, not [api]'s
+        parse_config({"api": {"runtime": "keras"}, "libraries": [{"path": "/srv/p"}]}, None)

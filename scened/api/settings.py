@@ -42,6 +42,8 @@ _STR_FIELDS = ("host", "token_env", "runtime", "policy")
 _OPTIONAL_STR_FIELDS = ("token", "model_name")
 _PATH_FIELDS = ("model_dir",)
 _LIST_FIELDS = ("cors_origins",)
+#: Set by the ``[model]`` table (or ``scened serve``'s options), never in ``[api]``.
+_FROM_MODEL_TABLE = ("model_dir", "model_name", "runtime")
 
 
 @dataclass(frozen=True)
@@ -216,3 +218,37 @@ def config_table(config_path: Path | None = None) -> dict[str, Any]:
         table["model_name"] = config.model.name
     table["runtime"] = config.model.runtime
     return table
+
+
+def config_keys() -> tuple[str, ...]:
+    """The keys of the configuration file's ``[api]`` table: every setting but the model's."""
+    return tuple(f.name for f in dataclasses.fields(ApiSettings) if f.name not in _FROM_MODEL_TABLE)
+
+
+def api_schema() -> dict[str, Any]:
+    """The JSON schema of ``[api]``, made from :class:`ApiSettings` (one list of keys,
+    types and bounds: the file's checks and :meth:`ApiSettings.validate` agree)."""
+    properties: dict[str, Any] = {}
+    for name in config_keys():
+        if name in _INT_FIELDS:
+            rule: dict[str, Any] = {"type": "integer", "minimum": 0 if name in _ZERO_ALLOWED else 1}
+            if name == "port":
+                rule["maximum"] = 65535
+        elif name in _TIMEOUT_FIELDS:
+            rule = {"type": "number", "exclusiveMinimum": 0}
+        elif name in _FLOAT_FIELDS:
+            rule = {"type": "number", "minimum": 0}
+        elif name in _LIST_FIELDS:
+            rule = {"type": "array", "items": {"type": "string"}}
+        else:
+            rule = {"type": "string", "minLength": 1}
+        properties[name] = rule
+    return {"type": "object", "additionalProperties": False, "properties": properties}
+
+
+def config_defaults() -> dict[str, Any]:
+    """The defaults of ``[api]`` as ``scened config show`` prints them."""
+    defaults = ApiSettings()
+    shown = {name: getattr(defaults, name) for name in config_keys()}
+    return {name: list(value) if isinstance(value, tuple) else value
+            for name, value in shown.items() if value is not None}  # fmt: skip
