@@ -240,7 +240,7 @@ def test_every_api_setting_is_one_fact_the_file_and_the_server_agree_on() -> Non
     config = parse_config({"api": table, "libraries": [{"path": "/srv/p"}]}, None)
     settings = ApiSettings.load(config.api)
     assert (settings.batch_size, settings.policy, settings.max_pixels) == (8, "threshold", 1000)
-    with pytest.raises(ConfigError, match="api.max_pixels"):
+    with pytest.raises(ConfigError, match=r"api\.max_pixels"):
         parse_config({"api": {"max_pixels": 0}, "libraries": [{"path": "/srv/p"}]}, None)
-    with pytest.raises(ConfigError, match="api.runtime"):  # the [model] table's, not [api]'s
+    with pytest.raises(ConfigError, match=r"api\.runtime"):  # the [model] table's, not [api]'s
         parse_config({"api": {"runtime": "keras"}, "libraries": [{"path": "/srv/p"}]}, None)
