@@ -25,7 +25,6 @@ registered in the coordinator's own process (pickled).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import threading
@@ -46,12 +45,12 @@ from scened.daemon.cluster_worker import (
     tag_batch,
 )
 from scened.daemon.jobs import Job, RunSummary
-from scened.daemon.lock import LibraryBusyError, library_lock
+from scened.daemon.lock import LibraryBusyError
 from scened.daemon.pipeline import DECIDED_CHUNK
 from scened.daemon.progress import make_progress
 from scened.daemon.runner import LibraryRun, RunSettings
 from scened.daemon.scan import Scanner
-from scened.daemon.state import StateDB
+from scened.daemon.service import locked_state
 from scened.errors import ScenedError
 from scened.learning.personal import personal_for
 from scened.model.runtime import Classifier
@@ -93,25 +92,19 @@ class Cluster:
     ) -> RunSummary:
         """One scan of ``library`` tagged on the cluster; as
         :func:`scened.daemon.service.run_library` (the same lock and state)."""
-        lock = (contextlib.nullcontext() if settings.dry_run
-                else library_lock(config.state_dir, f"{library.name}\0{library.path}"))  # fmt: skip
         try:
-            with lock:
-                state = StateDB.open(config.state_dir, dry_run=settings.dry_run)
+            with locked_state(library, config, dry_run=settings.dry_run) as state:
+                if personal_for(classifier, config.state_dir, library.name) is not classifier:
+                    return RunSummary(library.name, dry_run=settings.dry_run, error=(
+                        "it has a personal model (scened learn), which Dask workers "
+                        "cannot run yet: tag it without --dask"))  # fmt: skip
+                run = ClusterRun(library, cluster=self, classifier=classifier, pm=pm,
+                                 state=state, progress=make_progress(library.name),
+                                 settings=settings, stop=stop)  # fmt: skip
                 try:
-                    if personal_for(classifier, config.state_dir, library.name) is not classifier:
-                        return RunSummary(library.name, dry_run=settings.dry_run, error=(
-                            "it has a personal model (scened learn), which Dask workers "
-                            "cannot run yet: tag it without --dask"))  # fmt: skip
-                    run = ClusterRun(library, cluster=self, classifier=classifier, pm=pm,
-                                     state=state, progress=make_progress(library.name),
-                                     settings=settings, stop=stop)  # fmt: skip
-                    try:
-                        return run.run()
-                    finally:
-                        self.photos_sent += run.photos_sent
+                    return run.run()
                 finally:
-                    state.close()
+                    self.photos_sent += run.photos_sent
         except LibraryBusyError as exc:
             return RunSummary(library.name, dry_run=settings.dry_run, error=exc.message)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pluggy
@@ -107,25 +107,35 @@ def run_library(
     A library with a personal model (``scened learn``) is tagged with it.
     """
     register_optional_decoders()
-    lock = (
-        contextlib.nullcontext()
-        if settings.dry_run
-        else library_lock(config.state_dir, f"{library.name}\0{library.path}")
-    )
     try:
-        with lock:
-            state = StateDB.open(config.state_dir, dry_run=settings.dry_run)
-            try:
-                return LibraryRun(
-                    library,
-                    classifier=personal_for(classifier, config.state_dir, library.name),
-                    pm=pm,
-                    state=state,
-                    progress=make_progress(library.name, notifier),
-                    settings=settings,
-                    stop=stop,
-                ).run()
-            finally:
-                state.close()
+        with locked_state(library, config, dry_run=settings.dry_run) as state:
+            return LibraryRun(
+                library,
+                classifier=personal_for(classifier, config.state_dir, library.name),
+                pm=pm,
+                state=state,
+                progress=make_progress(library.name, notifier),
+                settings=settings,
+                stop=stop,
+            ).run()
     except LibraryBusyError as exc:
         return RunSummary(library.name, dry_run=settings.dry_run, error=exc.message)
+
+
+@contextlib.contextmanager
+def locked_state(library: LibraryConfig, config: Config, *, dry_run: bool) -> Iterator[StateDB]:
+    """The library's lock (none for a dry run, which writes nothing) and a state
+    connection of its own; a library another process is scanning raises
+    :class:`~scened.errors.LibraryBusyError`.  Every way of running a library (here,
+    on a Dask cluster) takes it."""
+    lock = (
+        contextlib.nullcontext()
+        if dry_run
+        else library_lock(config.state_dir, f"{library.name}\0{library.path}")
+    )
+    with lock:
+        state = StateDB.open(config.state_dir, dry_run=dry_run)
+        try:
+            yield state
+        finally:
+            state.close()
