@@ -86,14 +86,13 @@ def compare_write(paths: list[Path], writer: KeywordWriter, options: KeywordOpti
     from scened.metadata import jpeg_segments
     from scened.metadata.atomic import replace_contents
     from scened.metadata.fields import Provenance
-    from scened.metadata.tagger import _tag_planner, _todo
+    from scened.metadata.tagger import _tag_planner
 
-    worker, provenance = writer.worker, Provenance("m")
+    provenance = Provenance("m")
     planner = _tag_planner(["Beach", "Sky"], options, provenance)
 
     def whole(data: bytes, path: Path) -> bytes | None:
-        todo = _todo(path, worker.read_bytes(data, path), planner)
-        return worker.write_bytes(data, todo, path) if todo else None
+        return writer._edit_content(data, path, planner)
 
     def spliced(data: bytes, path: Path) -> bytes | None:
         found = jpeg_segments.find(data)

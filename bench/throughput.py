@@ -146,7 +146,7 @@ def stage_profile(photos: list[Path], work: Path) -> dict[str, float]:
     from scened.metadata import jpeg_segments
     from scened.metadata.client import MetadataWorker
     from scened.metadata.fields import KeywordOptions, Provenance
-    from scened.metadata.tagger import KeywordWriter, _tag_planner, _todo
+    from scened.metadata.tagger import KeywordWriter, _tag_planner
     from scened.model.runtime import load_model_folder
 
     folder = work / "profile"
@@ -178,9 +178,7 @@ def stage_profile(photos: list[Path], work: Path) -> dict[str, float]:
         batch.append(load_for_model(data, size=classifier.input_size))
         start = clock("decode", start)
         found = jpeg_segments.find(data)
-        carrier = jpeg_segments.carrier(data, found) if found else data
-        todo = _todo(path, worker.read_bytes(carrier, path), planner)
-        worker.write_bytes(carrier, todo, path)
+        writer._edit_content(jpeg_segments.carrier(data, found) if found else data, path, planner)
         start = clock("keyword edit", start)
         st = path.stat()
         replaced = writer.tag_content(path, data, ["Beach", "Sky"], options,

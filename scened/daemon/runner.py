@@ -167,13 +167,10 @@ class LibraryRun:
     def _scan_and_tag(self) -> None:
         # a run limited to a folder or photo of the library (run --once PATH) scans and
         # prunes only that part: the photos it knows elsewhere are not "gone"
-        scanner = Scanner(self.library.path, self.library.include, self.library.exclude,
-                          start=self.library.scope)  # fmt: skip
+        scanner = self._scanner()
         settler = Settler(self.settings.settle_seconds, wait=self.settings.wait_to_settle)
         if self.progress.counts_first:  # a total for the bar: one quick walk first
-            self.progress.expect(sum(1 for _ in Scanner(
-                self.library.path, self.library.include, self.library.exclude,
-                start=self.library.scope)))  # fmt: skip
+            self.progress.expect(sum(1 for _ in self._scanner()))
         seen: set[bytes] = set()
 
         def jobs() -> Iterator[Job]:
@@ -209,6 +206,11 @@ class LibraryRun:
         if run_id is not None:
             self.state.finish_run(run_id, self.summary.counts(),
                                   interrupted=self.summary.interrupted)  # fmt: skip
+
+    def _scanner(self) -> Scanner:
+        """A walk of the library (or of the part of it this run is limited to)."""
+        return Scanner(self.library.path, self.library.include, self.library.exclude,
+                       start=self.library.scope)  # fmt: skip
 
     def _process(self, jobs: Iterator[Job], scanner: Scanner) -> None:
         """Take every job through the stages: here, the threaded pipeline (a cluster run
