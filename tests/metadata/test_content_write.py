@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -146,10 +147,31 @@ def test_what_is_not_a_plain_jpeg_is_not_spliced(data: bytes) -> None:
     assert jpeg_segments.find(data) is None
 
 
-def test_processes_of_the_pool_serve_threads_at_once(tmp_path: Path, oracle: ModuleType) -> None:
-    """Two requests in flight at once run on two processes (exiv2 is not thread-safe)."""
+def test_processes_of_the_pool_serve_threads_at_once(
+    tmp_path: Path, oracle: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two requests in flight at once run on two processes (exiv2 is not thread-safe):
+    the first two requests wait for each other inside the pool (a barrier, not a sleep),
+    which only two processes can serve at once."""
+    import threading
     from concurrent.futures import ThreadPoolExecutor
 
+    from scened.metadata import client
+
+    together = threading.Barrier(2, timeout=30)
+    real_request = client._Channel.request
+    first_two = [0]
+
+    def meet_then_request(channel: client._Channel, *args: Any) -> Any:
+        with lock:
+            first_two[0] += 1
+            waits = first_two[0] <= 2
+        if waits:
+            together.wait()  # broken (an error) if the pool served one request at a time
+        return real_request(channel, *args)
+
+    lock = threading.Lock()
+    monkeypatch.setattr(client._Channel, "request", meet_then_request)
     worker = MetadataWorker(timeout=30, processes=2)
     writer = KeywordWriter(worker)
     photos = [oracle.make_photo(tmp_path / f"p{i}.jpg") for i in range(8)]
