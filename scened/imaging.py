@@ -110,10 +110,13 @@ def load_for_model(
     size: int = INPUT_SIZE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     use_draft: bool = True,
+    name: Path | str | None = None,
 ) -> np.ndarray:
-    """Decode ``source`` into a ``(size, size, 3)`` uint8 RGB array ready for the model."""
+    """Decode ``source`` into a ``(size, size, 3)`` uint8 RGB array ready for the model
+    (``name``: the file's name when ``source`` is its bytes, see :func:`decode_rgb`)."""
     return center_crop_resize(
-        decode_rgb(source, size=size, max_pixels=max_pixels, use_draft=use_draft), size
+        decode_rgb(source, size=size, max_pixels=max_pixels, use_draft=use_draft, name=name),
+        size,
     )
 
 
@@ -123,15 +126,20 @@ def decode_rgb(
     size: int = INPUT_SIZE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     use_draft: bool = True,
+    name: Path | str | None = None,
 ) -> Image.Image:
     """The upright 8-bit RGB photo, decoded at the smallest scale that still serves ``size``.
 
     This is the one decoder behind tagging and training (``scened-train`` computes
     its features through it), so a model is trained on exactly the pixels it sees.
+    A camera RAW file is recognised by its name's suffix: ``source``'s when it is a
+    path, else ``name`` (the file's path or name when ``source`` is its bytes).
     """
     path = source if isinstance(source, Path | str) else None
-    if path is not None and is_raw(path):  # camera RAW: LibRaw's preview, upright, in memory
-        return to_rgb(open_raw_preview(path, max_pixels=max_pixels))
+    named = path if path is not None else name
+    if named is not None and is_raw(named):  # camera RAW: LibRaw's preview, upright, in memory
+        raw = source if isinstance(source, Path | str | bytes) else source.read()
+        return to_rgb(open_raw_preview(raw, max_pixels=max_pixels, name=named))
     with open_image(source, max_pixels=max_pixels) as image:
         try:
             if use_draft and image.format == "JPEG":

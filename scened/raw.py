@@ -51,16 +51,23 @@ def is_raw(path: Path | str) -> bool:
     return Path(path).suffix.lower() in RAW_SUFFIXES
 
 
-def open_raw_preview(path: Path | str, *, max_pixels: int | None = None) -> Image.Image:
+def open_raw_preview(
+    source: Path | str | bytes, *, max_pixels: int | None = None, name: Path | str | None = None
+) -> Image.Image:
     """The RAW file's embedded preview (or half-size demosaic), upright and loaded.
 
-    Raises :class:`~scened.errors.ImageError` for anything LibRaw cannot read, and
-    :class:`~scened.errors.ImageTooLargeError` when the image has more than
-    ``max_pixels`` pixels.
+    ``source`` is the file, or its bytes already read (``name``, the file's path, is
+    then only used in messages).  Raises :class:`~scened.errors.ImageError` for
+    anything LibRaw cannot read, and :class:`~scened.errors.ImageTooLargeError` when
+    the image has more than ``max_pixels`` pixels.
     """
-    _check_readable(path)
+    path: Path | str | None = name
+    if not isinstance(source, bytes):
+        path = source
+        _check_readable(source)
+    opened = io.BytesIO(source) if isinstance(source, bytes) else os.fspath(source)
     try:
-        with rawpy.imread(os.fspath(path)) as raw:
+        with rawpy.imread(opened) as raw:
             flip = raw.sizes.flip
             image = _embedded_preview(raw, flip, path)
             if image is None:
@@ -84,7 +91,7 @@ def open_raw_preview(path: Path | str, *, max_pixels: int | None = None) -> Imag
     return image
 
 
-def _embedded_preview(raw: rawpy.RawPy, flip: int, path: Path | str) -> Image.Image | None:
+def _embedded_preview(raw: rawpy.RawPy, flip: int, path: Path | str | None) -> Image.Image | None:
     """The camera's preview, upright; None when there is none that can be decoded."""
     try:
         thumb = raw.extract_thumb()
@@ -125,7 +132,7 @@ def _check_readable(path: Path | str) -> None:
         raise ImageError(f"cannot read: {exc.strerror or exc}", path) from None
 
 
-def _check_size(width: int, height: int, max_pixels: int | None, path: Path | str) -> None:
+def _check_size(width: int, height: int, max_pixels: int | None, path: Path | str | None) -> None:
     if max_pixels is not None and width * height > max_pixels:
         raise ImageTooLargeError(
             f"{width}x{height} is {width * height:,} pixels, more than the limit of "

@@ -525,6 +525,6 @@ def _needs_write(job: Job) -> bool:
 
 def _load(source: Path | bytes, path: Path, size: int) -> np.ndarray:
     try:
-        return load_for_model(source, size=size)
+        return load_for_model(source, size=size, name=path)
     except ScenedError as exc:
         raise type(exc)(exc.message, path) from None
