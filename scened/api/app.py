@@ -11,9 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from functools import partial
 
 import pluggy
@@ -22,15 +20,18 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from scened import __version__
 from scened.api.batcher import MicroBatcher
-from scened.api.errors import ApiError, ErrorCode, install_error_handlers
+from scened.api.docs import install_docs
+from scened.api.errors import install_error_handlers
 from scened.api.inflight import BodyBudget
+from scened.api.routes import router
 from scened.api.settings import ApiSettings
+from scened.api.state import ApiState
+from scened.api.tensors import router as tensors_router
 from scened.errors import ScenedError
 from scened.model import Classifier, load_classifier
 from scened.plugins import get_plugin_manager
 from scened.policies import build_policy
 from scened.review import install_review
-from scened.types import Policy
 
 log = logging.getLogger(__name__)
 
@@ -41,48 +42,12 @@ The same photos can be sent as `multipart/form-data`, one `file` field each
 Errors answer `{"error": <code>, "message": <text>, "index": <entry of images>}`."""
 
 
-@dataclass
-class ApiState:
-    """What the request handlers share, kept on ``app.state.scened``."""
-
-    settings: ApiSettings
-    pm: pluggy.PluginManager
-    token: str | None
-    default_policy: Policy
-    classifier: Classifier | None = None
-    batcher: MicroBatcher | None = None
-    load_error: str | None = None
-    decode_pool: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(thread_name_prefix="scened-decode")
-    )
-
-    def ready_batcher(self) -> MicroBatcher:
-        """The batcher, or a 503 while no model is loaded."""
-        if self.batcher is None:
-            reason = self.load_error or "the model is still loading"
-            raise ApiError(503, ErrorCode.MODEL_NOT_READY, reason)
-        return self.batcher
-
-    def policy(self, name: str | None) -> Policy:
-        """The default policy, or the registered policy ``name`` (400 if unknown)."""
-        if name is None or name == self.settings.policy:
-            return self.default_policy
-        try:
-            return build_policy(self.pm, name, {}, classifier=self.classifier)
-        except ScenedError as exc:
-            raise ApiError(400, ErrorCode.UNKNOWN_POLICY, exc.message) from None
-
-
 def create_app(
     settings: ApiSettings | None = None,
     classifier: Classifier | None = None,
     pm: pluggy.PluginManager | None = None,
 ) -> FastAPI:
     """The API for ``settings``, serving ``classifier`` (default: load the model at startup)."""
-    from scened.api.docs import install_docs
-    from scened.api.routes import router
-    from scened.api.tensors import router as tensors_router
-
     settings = settings or ApiSettings()
     pm = pm or get_plugin_manager()
     state = ApiState(

@@ -10,16 +10,13 @@ micro-batcher's thread, so the event loop only moves bytes and futures.
 from __future__ import annotations
 
 import asyncio
-import hmac
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query, Request, Security
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from scened.api.app import ApiState
 from scened.api.decode import ImageLimits, decode_file, decode_image, parse_images
 from scened.api.errors import ApiError, ErrorCode
 from scened.api.formdata import MEDIA_TYPE, is_multipart, read_files
@@ -30,30 +27,12 @@ from scened.api.schemas import (
     error_responses,
     multipart_body_schema,
 )
+from scened.api.state import ApiState, get_state, require_token
 from scened.api.streaming import read_body
 from scened.types import Prediction
 
 router = APIRouter()
-_bearer = HTTPBearer(auto_error=False, description="Required when the server has a token")
 _Entry = TypeVar("_Entry")
-
-
-def get_state(request: Request) -> ApiState:
-    state: ApiState = request.app.state.scened
-    return state
-
-
-def require_token(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-) -> None:
-    """401 unless no token is configured or the request carries it (constant-time compare)."""
-    expected = get_state(request).token
-    if expected is None:
-        return
-    given = credentials.credentials if credentials is not None else ""
-    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
-        raise ApiError(401, ErrorCode.UNAUTHORIZED, "a valid bearer token is required")
 
 
 _CLASSIFY_BODY = {

@@ -27,7 +27,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from scened.api.errors import ApiError, ErrorCode
-from scened.api.routes import get_state, require_token
+from scened.api.state import get_state, require_token
 from scened.api.streaming import read_body
 from scened.model import Classifier
 from scened.model.runtime import feature_classifier

@@ -138,7 +138,7 @@ def test_the_cookie_key_is_one_per_state_folder(serve: Serve, config: Config) ->
 
 def test_the_api_and_the_review_page_take_the_same_bearer_token(config: Config) -> None:
     from scened.api.errors import install_error_handlers
-    from scened.api.routes import require_token
+    from scened.api.state import require_token
 
     app = review_app(config, token=TOKEN)
     install_error_handlers(app)
