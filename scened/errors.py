@@ -71,6 +71,16 @@ class PluginError(ScenedError):
     """A plugin, sink or policy is unknown or misbehaved."""
 
 
+class LibraryError(ScenedError):
+    """A library folder cannot be walked: missing, unreadable, not a folder, or not the
+    same folder on a Dask worker.  The library fails (exit status 1); others go on."""
+
+
+class StateError(ScenedError):
+    """The state database (or its folder) cannot be created, opened or read; ``path``
+    names the database or the folder."""
+
+
 class PhotoBusyError(MetadataError):
     """Another program is writing the photo, or changed it since scened read it.
 

@@ -47,7 +47,7 @@ from scened.daemon.pipeline import Pipeline, Stages
 from scened.daemon.runner import LibraryRun, RunSettings, _needs_model, _needs_write
 from scened.daemon.scan import FileEntry
 from scened.daemon.state import PhotoRecord, StateDB
-from scened.errors import ScenedError
+from scened.errors import LibraryError, ScenedError
 from scened.imaging import load_for_model, register_optional_decoders
 from scened.metadata.lease import ignore_lease_breaks
 from scened.model.runtime import Classifier, load_classifier
@@ -75,12 +75,12 @@ class DeviceMap:
         try:
             st = root.stat()
         except OSError as exc:
-            raise ScenedError(f"library folder not readable on this worker: {exc.strerror}",
-                              root) from None  # fmt: skip
+            raise LibraryError(f"library folder not readable on this worker: {exc.strerror}",
+                               root) from None  # fmt: skip
         if location is None:
             return cls(st.st_dev, st.st_dev)
         if st.st_ino != location[1]:
-            raise ScenedError(
+            raise LibraryError(
                 "the library folder on this worker is not the coordinator's (another "
                 "inode): mount the same storage at the same path, with the server's inode "
                 "numbers",

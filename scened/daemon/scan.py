@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scened.errors import ScenedError
+from scened.errors import LibraryError
 from scened.formats import SUFFIXES
 from scened.metadata.atomic import is_temporary_name
 from scened.metadata.formats import SIDECAR_ONLY, sidecar_names
@@ -121,9 +121,9 @@ class Scanner:
         try:
             root_stat = self.root.stat()
         except OSError as exc:
-            raise ScenedError(f"library folder not readable: {exc.strerror}", self.root) from None
+            raise LibraryError(f"library folder not readable: {exc.strerror}", self.root) from None
         if not stat.S_ISDIR(root_stat.st_mode):
-            raise ScenedError("library path is not a folder", self.root)
+            raise LibraryError("library path is not a folder", self.root)
         self.location = (root_stat.st_dev, root_stat.st_ino)
         visited_dirs = {(root_stat.st_dev, root_stat.st_ino)}
         seen_files: set[tuple[int, int]] = set()

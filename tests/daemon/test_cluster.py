@@ -36,7 +36,7 @@ from scened.daemon.jobs import RunSummary
 from scened.daemon.scan import FileEntry
 from scened.daemon.service import run_library, settings_for
 from scened.daemon.state import DB_NAME
-from scened.errors import ScenedError
+from scened.errors import LibraryError, ScenedError
 from scened.hookspecs import RegisterClassifier, RegisterSink
 from scened.metadata.client import shared_worker
 from scened.model.registry import ClassifierSpec
@@ -308,5 +308,5 @@ def test_device_numbers_are_translated_both_ways(tmp_path: Path) -> None:
     scanned = FileEntry(tmp_path / "a.jpg", st.st_dev + 7, 42, 1, 2)
     here = devices.to_worker(scanned)
     assert here.device == st.st_dev and devices.to_coordinator(here) == scanned
-    with pytest.raises(ScenedError, match="not the coordinator's"):
+    with pytest.raises(LibraryError, match="not the coordinator's"):
         DeviceMap.for_library(tmp_path, (st.st_dev, st.st_ino + 1))

@@ -10,7 +10,7 @@ import pytest
 
 from scened.daemon import scan as scan_module
 from scened.daemon.scan import SUPPORTED_EXTENSIONS, Scanner, matches
-from scened.errors import ScenedError
+from scened.errors import LibraryError
 
 
 def touch(path: Path, data: bytes = b"x") -> Path:
@@ -128,10 +128,10 @@ def test_file_vanishing_during_the_scan_is_skipped(tmp_path: Path) -> None:
 
 
 def test_missing_or_non_folder_root_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ScenedError, match="library folder not readable"):
+    with pytest.raises(LibraryError, match="library folder not readable"):
         list(Scanner(tmp_path / "absent"))
     touch(tmp_path / "file.jpg")
-    with pytest.raises(ScenedError, match="not a folder"):
+    with pytest.raises(LibraryError, match="not a folder"):
         list(Scanner(tmp_path / "file.jpg"))
 
 
