@@ -47,7 +47,7 @@ from scened.daemon.cluster_worker import (
 from scened.daemon.jobs import Job, RunSummary
 from scened.daemon.lock import LibraryBusyError
 from scened.daemon.pipeline import DECIDED_CHUNK
-from scened.daemon.progress import make_progress
+from scened.daemon.progress import LogProgress, ProgressFactory
 from scened.daemon.runner import LibraryRun, RunSettings
 from scened.daemon.scan import Scanner
 from scened.daemon.service import locked_state
@@ -89,6 +89,7 @@ class Cluster:
         pm: pluggy.PluginManager,
         settings: RunSettings,
         stop: threading.Event | None = None,
+        progress: ProgressFactory = LogProgress,
     ) -> RunSummary:
         """One scan of ``library`` tagged on the cluster; as
         :func:`scened.daemon.service.run_library` (the same lock and state)."""
@@ -99,7 +100,7 @@ class Cluster:
                         "it has a personal model (scened learn), which Dask workers "
                         "cannot run yet: tag it without --dask"))  # fmt: skip
                 run = ClusterRun(library, cluster=self, classifier=classifier, pm=pm,
-                                 state=state, progress=make_progress(library.name),
+                                 state=state, progress=progress(library.name, None),
                                  settings=settings, stop=stop)  # fmt: skip
                 try:
                     return run.run()

@@ -1,26 +1,26 @@
-"""Progress of a library scan: a tqdm bar at a terminal, sparse log lines otherwise.
+"""What a library scan reports as it goes, and to whom: the daemon never prints.
 
-At a terminal the library is counted first (a walk is fast: 100,000 files in well
-under a second when their folders are cached), so the bar shows a total, a percentage
-and an ETA; with ``-v`` each photo is listed with the tags written.  Under systemd (no
-terminal) a line is logged at most every :data:`LOG_EVERY_S` seconds and the unit's
-STATUS= is updated, so the journal stays quiet.  Failures are not reported here: the
-run's summary lists each once.
+A run reports each photo to a :class:`Progress` and its summary to a
+:class:`Reporter`; the command line (:mod:`scened.cli.report`) supplies both, a bar
+and printed lines at a terminal.  Library code and tests that pass none get
+:class:`LogReporter`: log lines at most every :data:`LOG_EVERY_S` seconds and the
+systemd unit's STATUS= updates, so the journal stays quiet.  Failures are not
+reported by the progress: the run's summary lists each once.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Protocol
 
 from scened.daemon.notify import Notifier
+
+if TYPE_CHECKING:
+    from scened.daemon.jobs import RunSummary
 
 log = logging.getLogger(__name__)
 
@@ -43,42 +43,44 @@ class Progress(Protocol):
     def close(self) -> None: ...
 
 
-class BarProgress:
-    """A tqdm bar on stderr; notes (and, with ``-v``, each tagged photo) above it."""
+#: Makes the progress of one library's scan: ``(library name, notifier or None)``.
+ProgressFactory = Callable[[str, Notifier | None], Progress]
 
-    counts_first = True
 
-    def __init__(self, library: str) -> None:
-        self._counts: Counter[str] = Counter()
-        self._bar = tqdm(desc=library, unit="photo", file=sys.stderr, dynamic_ncols=True)
+class Reporter(Protocol):
+    """Where the daemon's and ``run --once``'s output goes (the CLI decides)."""
 
-    def expect(self, total: int) -> None:
-        self._bar.reset(total=total)
+    def progress(self, library: str, notifier: Notifier | None = None) -> Progress:
+        """The progress of one scan of ``library``."""
+        ...
 
-    def photo(self, outcome: str, path: Path, detail: str = "", tags: Sequence[str] = ()) -> None:
-        self._counts[outcome] += 1
-        self._bar.set_postfix(
-            tagged=self._counts["tagged"], failed=self._counts["failed"], refresh=False
-        )
-        self._bar.update()
-        if outcome == "tagged" and log.isEnabledFor(logging.INFO):  # scened -v run --once
-            self.note(f"{path}: {', '.join(tags) if tags else '(no confident tag)'}")
+    def summary(self, summary: RunSummary) -> None:
+        """One library's scan is over: its counts, failures and skipped entries."""
+        ...
 
-    def note(self, message: str) -> None:
-        self._bar.write(message, file=sys.stderr)
-
-    def close(self) -> None:
-        self._bar.close()
+    def watching(self, lines: Sequence[str]) -> None:
+        """The daemon has started: what it watches (a heading, then a line each)."""
+        ...
 
 
 class LogProgress:
-    """Log lines every :data:`LOG_EVERY_S` seconds, and STATUS= for systemd."""
+    """Log lines every :data:`LOG_EVERY_S` seconds, and STATUS= for systemd.
+
+    Notes (a dry run's "would tag" lines) go to ``echo``: logged at INFO unless the
+    caller prints them.
+    """
 
     counts_first = False
 
-    def __init__(self, library: str, notifier: Notifier | None = None) -> None:
+    def __init__(
+        self,
+        library: str,
+        notifier: Notifier | None = None,
+        echo: Callable[[str], None] | None = None,
+    ) -> None:
         self._library = library
         self._notifier = notifier
+        self._echo = echo or _log_info
         self._counts: Counter[str] = Counter()
         self._last_log = self._last_status = time.monotonic()
 
@@ -96,7 +98,7 @@ class LogProgress:
             self._notifier.status(self._line())
 
     def note(self, message: str) -> None:
-        print(message, file=sys.stdout, flush=True)
+        self._echo(message)
 
     def close(self) -> None:
         if self._notifier is not None:
@@ -110,8 +112,28 @@ class LogProgress:
         )
 
 
-def make_progress(library: str, notifier: Notifier | None = None) -> Progress:
-    """A bar when stderr is a terminal, log lines otherwise."""
-    if sys.stderr.isatty():
-        return BarProgress(library)
-    return LogProgress(library, notifier)
+def summary_lines(summary: RunSummary) -> list[str]:
+    """A scan's summary as printed (``run --once``) and journalled (the daemon): its
+    counts, then a line per failed photo and per skipped entry."""
+    lines = [summary.line()]
+    lines += [f"  failed: {path}: {reason}" for path, reason in summary.failures]
+    lines += [f"  skipped: {path}: {reason}" for path, reason in summary.skipped]
+    return lines
+
+
+class LogReporter:
+    """Everything logged at INFO, nothing printed: for library callers and tests."""
+
+    def progress(self, library: str, notifier: Notifier | None = None) -> Progress:
+        return LogProgress(library, notifier)
+
+    def summary(self, summary: RunSummary) -> None:
+        for line in summary_lines(summary):
+            log.info("%s", line)
+
+    def watching(self, lines: Sequence[str]) -> None:
+        log.info("%s", " ".join(line.strip() for line in lines))
+
+
+def _log_info(message: str) -> None:
+    log.info("%s", message)

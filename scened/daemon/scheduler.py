@@ -15,14 +15,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import signal
-import sys
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
-import click
 import pluggy
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -32,6 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from scened.config import Config, LibraryConfig, load_config
 from scened.daemon.jobs import RunSummary
 from scened.daemon.notify import Notifier, start_watchdog
+from scened.daemon.progress import LogReporter, Reporter
 from scened.daemon.service import classifier_from_config, run_library, settings_for
 from scened.errors import ConfigError, ScenedError
 from scened.learning.schedule import learn_if_due
@@ -69,6 +68,7 @@ class Daemon:
         pm: pluggy.PluginManager | None = None,
         notifier: Notifier | None = None,
         remote: Sequence[str] = (),
+        reporter: Reporter | None = None,
     ) -> None:
         self.config_path = config_path
         #: ``scened run --remote`` URLs: ``[model] remote`` of every configuration read.
@@ -78,6 +78,9 @@ class Daemon:
         self.classifier = self._load_classifier(self.config)
         self.pm = pm or get_plugin_manager()
         self.notifier = notifier or Notifier()
+        #: Where progress, summaries and "watching" go: the command line's printer
+        #: (:mod:`scened.cli.report`), or log lines; the daemon itself never prints.
+        self.reporter = reporter or LogReporter()
         self.stop = threading.Event()
         self.reload = threading.Event()
         # "skipped: maximum number of running instances reached" is the point of
@@ -116,15 +119,12 @@ class Daemon:
         return 0
 
     def _say_what_is_watched(self) -> None:
-        """At a terminal: each library, its folder and its next scan; under systemd a
-        log line and STATUS= with the next scan."""
+        """Each library, its folder and its next scan, to the reporter (at a terminal
+        printed, under systemd a log line), and STATUS= with the next scan."""
         lines = [f"watching {len(self.config.libraries)} libraries (Ctrl-C stops):"]
         lines += [f"  {library.name}: {library.path}, next scan {self._next_scan(library.name)}"
                   for library in self.config.libraries]  # fmt: skip
-        if sys.stderr.isatty():
-            click.echo("\n".join(lines), err=True)
-        else:
-            log.info("%s", " ".join(line.strip() for line in lines))
+        self.reporter.watching(lines)
         self.notifier.status(f"idle; next scan {self._next_scans()}")
 
     def _next_scan(self, name: str) -> str:
@@ -197,14 +197,12 @@ class Daemon:
             summary = run_library(
                 library, config=self.config, classifier=self.classifier, pm=self.pm,
                 settings=settings_for(self.config, dry_run=False, daemon=True), stop=self.stop,
-                notifier=self.notifier,
+                notifier=self.notifier, progress=self.reporter.progress,
             )  # fmt: skip
         except Exception:
             log.exception("scan of %s failed", name)
             return None
-        click.echo(summary.line())
-        for path, reason in summary.failures:
-            click.echo(f"  {path}: {reason}")
+        self.reporter.summary(summary)
         self.notifier.status(f"idle; last scan {summary.line()}; next scan {self._next_scans()}")
         if not self.stop.is_set():
             try:

@@ -18,7 +18,7 @@ from scened.config import Config, LibraryConfig
 from scened.daemon.jobs import RunSummary
 from scened.daemon.lock import LibraryBusyError, library_lock
 from scened.daemon.notify import Notifier
-from scened.daemon.progress import make_progress
+from scened.daemon.progress import LogProgress, ProgressFactory
 from scened.daemon.runner import LibraryRun, RunSettings
 from scened.daemon.state import StateDB
 from scened.imaging import register_optional_decoders
@@ -49,6 +49,7 @@ def classifier_from_config(config: Config, pm: pluggy.PluginManager | None = Non
         config.model.remote,
         token=remote_token(config.model.remote_token),
         fallback=config.model.remote_fallback,
+        decode=config.model.remote_decode,
     )
 
 
@@ -99,8 +100,12 @@ def run_library(
     settings: RunSettings,
     stop: threading.Event | None = None,
     notifier: Notifier | None = None,
+    progress: ProgressFactory = LogProgress,
 ) -> RunSummary:
     """One scan of ``library`` with its own state connection (safe from any thread).
+
+    ``progress`` makes what the scan reports to as it goes (the command line passes
+    a bar or printed lines; by default log lines, as nothing here prints).
 
     A dry run writes nothing, so it needs no lock; a real run holds the library's
     lock, and a library another process is scanning ends as one library-level error.
@@ -114,7 +119,7 @@ def run_library(
                 classifier=personal_for(classifier, config.state_dir, library.name),
                 pm=pm,
                 state=state,
-                progress=make_progress(library.name, notifier),
+                progress=progress(library.name, notifier),
                 settings=settings,
                 stop=stop,
             ).run()

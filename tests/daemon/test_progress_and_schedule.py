@@ -1,4 +1,4 @@
-"""Progress output (bar at a terminal, quiet log lines under systemd) and triggers."""
+"""Progress output (the CLI's bar at a terminal, quiet log lines under systemd) and triggers."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from scened.cli.report import BarProgress, make_progress
 from scened.config import parse_config
 from scened.daemon import progress as progress_module
 from scened.daemon.notify import Notifier
-from scened.daemon.progress import BarProgress, LogProgress, make_progress
+from scened.daemon.progress import LogProgress
 from scened.daemon.scheduler import trigger_for
 
 
@@ -50,7 +51,7 @@ def test_bar_shows_a_total_counts_and_no_failure_line() -> None:
 
 def test_bar_lists_each_photo_with_its_tags_with_v(caplog: pytest.LogCaptureFixture) -> None:
     terminal = FakeTerminal()
-    caplog.set_level(logging.INFO, logger="scened.daemon.progress")  # what -v sets
+    caplog.set_level(logging.INFO, logger="scened.cli.report")  # what -v sets
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("sys.stderr", terminal)
         bar = BarProgress("lib")

@@ -139,7 +139,7 @@ def test_the_daemon_says_what_it_watches_and_when_each_library_is_next_scanned(
                         notifier=Notifier(str(tmp_path / "notify")))  # fmt: skip
         daemon._schedule_all(first=True)
         daemon.scheduler.start()
-        caplog.set_level(logging.INFO, logger="scened.daemon.scheduler")
+        caplog.set_level(logging.INFO, logger="scened.daemon.progress")  # its default reporter
         try:
             daemon._say_what_is_watched()
             status = sock.recv(4096).decode()
