@@ -16,16 +16,16 @@ import click
 import pluggy
 
 from scened import __version__
-from scened.cli.classify import classify
-from scened.cli.config_cmd import config_group
+from scened.cli.classify import classify_cmd
+from scened.cli.config_cmd import config_cmd
 from scened.cli.errors import ScenedGroup, exit_codes_epilog
-from scened.cli.eval_cmd import eval_command
-from scened.cli.learn import labels, learn
-from scened.cli.plugins_cmd import plugins
-from scened.cli.run import run
-from scened.cli.serve import serve
-from scened.cli.status import status
-from scened.cli.untag import untag
+from scened.cli.eval_cmd import eval_cmd
+from scened.cli.learn import labels_cmd, learn_cmd
+from scened.cli.plugins_cmd import plugins_cmd
+from scened.cli.run import run_cmd
+from scened.cli.serve import serve_cmd
+from scened.cli.status import status_cmd
+from scened.cli.untag import untag_cmd
 from scened.metadata.lease import ignore_lease_breaks
 from scened.plugins import get_plugin_manager
 
@@ -89,13 +89,13 @@ def main(verbose: int) -> None:
     ignore_lease_breaks()  # before any worker thread: see scened.metadata.lease
 
 
-main.add_command(classify)
-main.add_command(plugins)
-main.add_command(untag)
-main.add_command(run)
-main.add_command(status)
-main.add_command(config_group)
-main.add_command(serve)
-main.add_command(eval_command)
-main.add_command(labels)
-main.add_command(learn)
+main.add_command(classify_cmd)
+main.add_command(plugins_cmd)
+main.add_command(untag_cmd)
+main.add_command(run_cmd)
+main.add_command(status_cmd)
+main.add_command(config_cmd)
+main.add_command(serve_cmd)
+main.add_command(eval_cmd)
+main.add_command(labels_cmd)
+main.add_command(learn_cmd)

@@ -23,12 +23,12 @@ from scened.policies import build_policy
 from scened.types import Prediction
 
 
-@click.command()
+@click.command("classify")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
 @model_options
 @policy_option("Tag policy used to choose the tags (default: the one scened run writes with).")
-def classify(
+def classify_cmd(
     paths: tuple[Path, ...],
     as_json: bool,
     model_dir: Path | None,

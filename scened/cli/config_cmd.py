@@ -51,13 +51,13 @@ def config_option(func: F) -> F:
 
 
 @click.group(name="config")
-def config_group() -> None:
+def config_cmd() -> None:
     """Check or show the configuration."""
 
 
-@config_group.command()
+@config_cmd.command("check")
 @config_option
-def check(config_path: Path | None) -> None:
+def check_cmd(config_path: Path | None) -> None:
     """Check the configuration file and the folders it names.
 
     Reports every problem, one line each with the key at fault (libraries by their
@@ -150,10 +150,10 @@ def _grant(folder: Path, mode: str) -> str:
     return f"give access, e.g. sudo setfacl -R -m u:{_user()}:{mode} {folder}"
 
 
-@config_group.command()
+@config_cmd.command("show")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of TOML.")
-def show(config_path: Path | None, as_json: bool) -> None:
+def show_cmd(config_path: Path | None, as_json: bool) -> None:
     """Print the configuration with every default filled in."""
     config = load_config(config_path)
     source = find_config_file(config_path)

@@ -67,7 +67,7 @@ TOP_CONFUSIONS = 10
     show_default=True,
     help="Photos classified at once.",
 )
-def eval_command(
+def eval_cmd(
     directory: Path,
     model_dir: Path | None,
     model_name: str | None,

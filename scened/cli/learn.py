@@ -43,7 +43,7 @@ def library_names(config: Config, state: StateDB, given: tuple[str, ...]) -> lis
     ]  # fmt: skip
 
 
-@click.command()
+@click.command("labels")
 @click.argument("libraries", nargs=-1)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a label.")
 @click.option(
@@ -51,7 +51,7 @@ def library_names(config: Config, state: StateDB, given: tuple[str, ...]) -> lis
     help="Write the positive labels as DIR/<Class>/<link to the photo>.",
 )  # fmt: skip
 @config_option
-def labels(libraries: tuple[str, ...], as_json: bool, export_dir: Path | None,
+def labels_cmd(libraries: tuple[str, ...], as_json: bool, export_dir: Path | None,
            config_path: Path | None) -> None:  # fmt: skip
     """The labels learnt from your corrections (all libraries, or LIBRARIES)."""
     config = load_config(config_path)
@@ -100,12 +100,12 @@ def export(found: list[Label], folder: Path) -> int:
     return written
 
 
-@click.command()
+@click.command("learn")
 @click.argument("libraries", nargs=-1)
 @click.option("--reset", "reset_model", is_flag=True, help="Go back to the bundled model.")
 @click.option("--dry-run", is_flag=True, help="Measure, but save nothing.")
 @config_option
-def learn(libraries: tuple[str, ...], reset_model: bool, dry_run: bool,
+def learn_cmd(libraries: tuple[str, ...], reset_model: bool, dry_run: bool,
           config_path: Path | None) -> None:  # fmt: skip
     """Fit a personal model on the labels of LIBRARIES (configured names or folders).
 

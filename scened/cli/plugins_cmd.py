@@ -14,7 +14,7 @@ from scened.sinks import registered_sinks
 
 @click.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def plugins(as_json: bool) -> None:
+def plugins_cmd(as_json: bool) -> None:
     """List loaded plugins: name, distribution, version and hooks.
 
     Plugins that fail to load are reported as warnings on stderr and left out.

@@ -10,7 +10,7 @@ import click
 from scened.errors import ScenedError
 
 
-@click.command()
+@click.command("serve")
 @click.option("--host", help="Address to bind (default 127.0.0.1: this machine only).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default 8080).")
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default 1).")
@@ -31,7 +31,7 @@ from scened.errors import ScenedError
     type=click.Choice(["litert", "keras"]),
     help="How the model runs: litert (no TensorFlow needed) or keras (needs the train extra).",
 )
-def serve(
+def serve_cmd(
     host: str | None,
     port: int | None,
     workers: int | None,

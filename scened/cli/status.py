@@ -30,7 +30,7 @@ from scened.model.runtime import Classifier
 from scened.plugins import get_plugin_manager
 
 
-@click.command()
+@click.command("status")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--no-scan", is_flag=True, help="Do not walk the folders (pending is then not counted)."
@@ -38,7 +38,7 @@ from scened.plugins import get_plugin_manager
 @click.option("--all", "show_all", is_flag=True, help="Also folders run once that no longer exist.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object a library.")
 @config_option
-def status(paths: tuple[Path, ...], no_scan: bool, show_all: bool, as_json: bool,
+def status_cmd(paths: tuple[Path, ...], no_scan: bool, show_all: bool, as_json: bool,
            config_path: Path | None) -> None:  # fmt: skip
     """Per library: photos known, tagged, pending, failed, last run and model.
 

@@ -60,7 +60,7 @@ NEXT_RUN = (
     help="Also remove scened's keywords that other applications (darktable) copied into "
     "sidecars of their own; without it they are only reported.",
 )
-def untag(paths: tuple[Path, ...], dry_run: bool, include_other_sidecars: bool) -> None:
+def untag_cmd(paths: tuple[Path, ...], dry_run: bool, include_other_sidecars: bool) -> None:
     """Remove scened's keywords from photos (and folders of photos) and their sidecars.
 
     Keywords the user added, and everything else in the files, stay as they are.

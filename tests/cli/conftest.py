@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
+
+from scened.cli import run as cli_run
+from scened.cli import status as cli_status
 
 from ..daemon import daemon_helpers as helpers
 
@@ -14,12 +16,11 @@ from ..daemon import daemon_helpers as helpers
 def colour_classifier(no_user_config: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """The colour classifier of tests/daemon/daemon_helpers.py (red → Sunset, green →
     Forest, blue → Sky) instead of the bundled model, in an isolated configuration."""
-    run_module = sys.modules["scened.cli.run"]  # `scened.cli.run` is also the command
     monkeypatch.setattr(
-        run_module, "classifier_from_config", lambda config, pm=None: helpers.ColourClassifier()
+        cli_run, "classifier_from_config", lambda config, pm=None: helpers.ColourClassifier()
     )
-    status_module = sys.modules["scened.cli.status"]  # the configured model is that one too
-    monkeypatch.setattr(status_module, "expected_model_id", lambda pm, path, name: "colour-1")
+    # the configured model is that one too
+    monkeypatch.setattr(cli_status, "expected_model_id", lambda pm, path, name: "colour-1")
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import ModuleType
 
 import click
 from click.testing import CliRunner
@@ -38,3 +39,14 @@ def test_the_exit_statuses_are_listed_in_help_and_readme() -> None:
     for code, meaning in EXIT_CODES:
         assert re.search(rf"^\s+{code}\s+{re.escape(meaning[:30])}", shown, re.M), code
         assert re.search(rf"\b{code}\b", paragraph), f"README does not mention exit {code}"
+
+
+def test_each_command_module_is_a_module_and_each_command_keeps_its_name() -> None:
+    import scened.cli
+
+    expected = {"classify", "config", "eval", "labels", "learn", "plugins", "run", "serve",
+                "status", "untag"}  # fmt: skip
+    assert set(main.commands) == expected
+    for name in ("classify", "learn", "run", "serve", "status", "untag"):
+        assert isinstance(getattr(scened.cli, name), ModuleType), name
+        assert main.commands[name] is getattr(scened.cli, name).__dict__[f"{name}_cmd"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from scened.cli import main
+from scened.cli import run as cli_run
+from scened.cli import status as cli_status
 
 from ..daemon import daemon_helpers as helpers
 
@@ -178,16 +179,13 @@ def test_remote_goes_to_the_daemon_too(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[tuple[object, tuple[str, ...]]] = []
 
     class Daemon:
-        def __init__(
-            self, config_path: object, *, remote: tuple[str, ...], reporter: object
-        ) -> None:
+        def __init__(self, config_path: object, *, remote: tuple[str, ...]) -> None:
             made.append((config_path, remote))
 
         def run(self) -> int:
             return 0
 
-    # the module: the attribute scened.cli.run is the command
-    monkeypatch.setattr(sys.modules["scened.cli.run"], "Daemon", Daemon)
+    monkeypatch.setattr(cli_run, "Daemon", Daemon)
     result = CliRunner().invoke(
         main, ["run", "--remote", "http://desktop:8080", "--remote", "http://gpu:8080"]
     )
@@ -200,7 +198,6 @@ def test_status_counts_what_another_model_would_re_tag(
 ) -> None:
     """One decision for run and status: a new model means every photo is pending."""
     CliRunner().invoke(main, ["run", "--once", str(library)])
-    status_module = sys.modules["scened.cli.status"]
-    monkeypatch.setattr(status_module, "expected_model_id", lambda pm, path, name: "colour-2")
+    monkeypatch.setattr(cli_status, "expected_model_id", lambda pm, path, name: "colour-2")
     report = json.loads(CliRunner().invoke(main, ["status", "--json", str(library)]).output)
     assert (report["tagged"], report["pending"]) == (2, 2)

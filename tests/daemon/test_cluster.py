@@ -29,6 +29,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from scened import hookimpl
 from scened.classes import CLASSES
 from scened.cli import main
+from scened.cli import run as cli_run
 from scened.config import Config, parse_config
 from scened.daemon.cluster import Cluster, connect, open_cluster
 from scened.daemon.cluster_worker import DeviceMap
@@ -272,7 +273,7 @@ def test_run_once_with_dask_tags_and_an_unreachable_scheduler_is_one_line(
     scheduler: str, libraries: tuple[Path, Path], pm: ScenedPluginManager, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch, no_user_config: None,
 ) -> None:  # fmt: skip
-    monkeypatch.setattr(sys.modules["scened.cli.run"], "get_plugin_manager", lambda: pm)
+    monkeypatch.setattr(cli_run, "get_plugin_manager", lambda: pm)
     config = tmp_path / "config.toml"
     config.write_text(f'state_dir = "{tmp_path / "state"}"\n[model]\nname = "colour"\n'
                       "[cluster]\nconnect_timeout = 1\n", encoding="utf-8")  # fmt: skip

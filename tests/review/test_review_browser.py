@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from scened.classes import CLASSES
 from scened.cli import main
+from scened.cli import run as cli_run
 from scened.daemon.state import StateDB
 from scened.learning.store import list_labels
 from scened_scraper.browser import BrowserOptions, open_browser
@@ -54,8 +54,7 @@ def trip(real_photos: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     config.write_text(tomli_w.dumps({"state_dir": str(tmp_path / "state"),
                                      "model": {"name": "review-fake"},
                                      "libraries": libraries}))  # fmt: skip
-    run_module = sys.modules["scened.cli.run"]  # `scened.cli.run` is the command
-    monkeypatch.setattr(run_module, "get_plugin_manager", plugin_manager)
+    monkeypatch.setattr(cli_run, "get_plugin_manager", plugin_manager)
     result = CliRunner().invoke(main, ["run", "--once", "--config", str(config)])
     assert result.exit_code == 0, result.output
     assert "6 tagged" in result.output, result.output
