@@ -14,8 +14,8 @@ import click
 
 from scened.cli.config_cmd import config_option
 from scened.cli.hints import photo_manager_hint
+from scened.cli.report import CliReporter
 from scened.config import load_config
-from scened.daemon.jobs import RunSummary
 from scened.daemon.scheduler import Daemon
 from scened.daemon.service import (
     classifier_from_config,
@@ -89,7 +89,7 @@ def run_cmd(
         if paths or dry_run or settle_seconds is not None:
             raise click.UsageError("folders, --dry-run and --settle go with --once; "
                                    "the daemon scans the configured libraries")  # fmt: skip
-        raise SystemExit(Daemon(config_path, remote=remote).run())
+        raise SystemExit(Daemon(config_path, remote=remote, reporter=CliReporter()).run())
     for path in paths:
         if path.is_file() and format_of(path) is None:
             raise ScenedError("not a photo scened tags (by its name's suffix)", path)
@@ -111,15 +111,17 @@ def run_cmd(
     cluster = _open_cluster(scheduler, config, pm, classifier) if scheduler else None
     tag = run_library if cluster is None else cluster.run_library
     stop, interrupted = _stop_on_signals()
+    reporter = CliReporter()
     summaries = []
     for library in libraries:
         if stop.is_set():
             break
         summaries.append(tag(library, config=config, classifier=classifier, pm=pm,
-                             settings=settings, stop=stop))  # fmt: skip
+                             settings=settings, stop=stop, progress=reporter.progress))  # fmt: skip
     if cluster is not None:
         cluster.close()
-    _report(summaries)
+    for summary in summaries:
+        reporter.summary(summary)
     if not dry_run:
         photo_manager_hint(config.state_dir, sys.stderr, tagged=sum(s.tagged for s in summaries))
     if interrupted.is_set():
@@ -163,12 +165,3 @@ def _stop_on_signals() -> tuple[threading.Event, threading.Event]:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_interrupt)
     return stop, interrupted
-
-
-def _report(summaries: list[RunSummary]) -> None:
-    for summary in summaries:
-        click.echo(summary.line())
-        for path, reason in summary.failures:
-            click.echo(f"  failed: {path}: {reason}")
-        for path, reason in summary.skipped:
-            click.echo(f"  skipped: {path}: {reason}")

@@ -179,7 +179,9 @@ def test_remote_goes_to_the_daemon_too(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[tuple[object, tuple[str, ...]]] = []
 
     class Daemon:
-        def __init__(self, config_path: object, *, remote: tuple[str, ...]) -> None:
+        def __init__(
+            self, config_path: object, *, remote: tuple[str, ...], reporter: object
+        ) -> None:
             made.append((config_path, remote))
 
         def run(self) -> int:
