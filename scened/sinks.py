@@ -6,7 +6,8 @@ The daemon's configuration lists, per library, the sinks to write to::
 
 :func:`build_sinks` turns that list into sink objects; every mistake is a
 :class:`~scened.errors.ConfigError` whose key says which entry and option.
-:class:`BaseSink` is the class a plugin's sink starts from.
+:class:`BaseSink` is the class a plugin's sink starts from; :class:`SinksToUntag` is
+how ``scened untag`` reaches the configured sinks of each photo's library.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pluggy
 
-from scened.errors import ConfigError
+from scened.errors import ConfigError, ScenedError
 from scened.plugins import collect_registrations, factory_bugs_reported, unknown_name
 from scened.types import Replaced, Sink, SinkFactory, TagResult
+
+if TYPE_CHECKING:
+    from scened.config import LibraryConfig
 
 
 class BaseSink(ABC):
@@ -50,8 +54,10 @@ class BaseSink(ABC):
         """
 
     def untag(self, path: Path, *, dry_run: bool = False) -> None:
-        """Remove what this sink wrote about ``path``; by default there is nothing to
-        remove (a log or a notification cannot be taken back)."""
+        """``scened untag`` removed scened's keywords from ``path``: remove what this
+        sink wrote about it, or record the event (the json sink appends an
+        ``untagged`` record, the webhook sink sends one); with ``dry_run`` change
+        nothing.  By default nothing is done (a notification cannot be taken back)."""
         return None
 
     def close(self) -> None:
@@ -117,3 +123,68 @@ class _OneAtATime:
     def close(self) -> None:
         with self._lock:
             self.sink.close()
+
+
+class SinksToUntag:
+    """The configured sinks that ``scened untag`` tells about each photo it untags.
+
+    scened removes its keywords from the photo and its sidecars itself, from the
+    record it keeps there (``Xmp.scened.*``): that is the whole of what a sink with
+    ``records_in_files = True`` wrote (the xmp and sidecar sinks), under whatever
+    configuration wrote it, so their ``untag`` is not called again.  Every other sink
+    of the library a photo is in (the json and webhook sinks, a plugin's database)
+    gets :meth:`Sink.untag`; a photo in no configured library is no sink's business.
+    Sinks are built up front, so that a bad sink entry stops ``untag`` before it
+    changes anything, and :meth:`close` closes them all (the webhook sends its batch).
+    """
+
+    def __init__(self, pm: pluggy.PluginManager, libraries: Sequence[LibraryConfig]) -> None:
+        self._libraries: list[tuple[LibraryConfig, list[tuple[str, Sink]]]] = []
+        self._built: list[Sink] = []
+        for library in libraries:
+            built = build_sinks(pm, library.sinks)
+            self._built += built
+            kinds = [str(spec["type"]) for spec in library.sinks]
+            told = [(kind, sink) for kind, sink in zip(kinds, built, strict=True)
+                    if not getattr(sink, "records_in_files", False)]  # fmt: skip
+            if told:
+                self._libraries.append((library, told))
+        #: Per library name, the photos told (or, in a dry run, that would be).
+        self.told: dict[str, int] = {}
+
+    def untag(self, photo: Path, *, dry_run: bool) -> None:
+        """Tell the sinks of ``photo``'s library, each of them even when one fails;
+        the first failure is raised (a :class:`ScenedError` naming the sink)."""
+        resolved = photo.expanduser().resolve()
+        found = next(((library, sinks) for library, sinks in self._libraries
+                      if resolved.is_relative_to(library.path)), None)  # fmt: skip
+        if found is None:
+            return
+        library, sinks = found
+        errors: list[ScenedError] = []
+        for kind, sink in sinks:
+            try:
+                sink.untag(photo, dry_run=dry_run)
+            except ScenedError as exc:
+                errors.append(ScenedError(f"{kind} sink: {exc.message}", exc.path or photo))
+            except Exception as exc:  # a plugin's bug must not stop the other sinks
+                errors.append(ScenedError(f"{kind} sink: {type(exc).__name__}: {exc}", photo))
+        self.told[library.name] = self.told.get(library.name, 0) + 1
+        if errors:
+            raise errors[0]
+
+    def sink_names(self, library: str) -> list[str]:
+        """The types of the sinks told about the photos of ``library``."""
+        return next(([kind for kind, _ in sinks] for lib, sinks in self._libraries
+                     if lib.name == library), [])  # fmt: skip
+
+    def close(self) -> None:
+        """Close every sink built (each even when another fails; the first error raised)."""
+        errors: list[Exception] = []
+        for sink in self._built:
+            try:
+                sink.close()
+            except Exception as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]

@@ -99,6 +99,8 @@ class Sink(Protocol):
     says ``thread_safe = True``; otherwise one call at a time.  A sink that keeps
     scened's record in the photo or its sidecar says ``records_in_files = True``: a run
     then notices a photo whose record was removed (``scened untag``) and tags it again.
+    ``scened untag`` removes that record and the keywords itself, and calls ``untag``
+    of every other sink of the photo's configured library (then ``close``).
     """
 
     def write(self, result: TagResult, *, dry_run: bool = False) -> Replaced | None: ...

@@ -1,7 +1,10 @@
 """``scened untag PATH...``: remove exactly the keywords scened wrote, nothing else.
 
 Works from what scened recorded inside each photo and sidecar (``Xmp.scened.*``),
-so it needs neither the configuration nor the daemon's database.
+so the files are untagged whatever the configuration says now, without the daemon's
+database.  Then the other sinks of a photo's configured library are told
+(:class:`scened.sinks.SinksToUntag`): the json sink appends an ``untagged`` record,
+the webhook sink sends one, a plugin's sink does what its ``untag`` does.
 
 Other applications copy scened's keywords into sidecars of their own: darktable
 writes ``photo.ext.xmp`` for every photo it imports, with scened's keywords and a
@@ -23,6 +26,8 @@ from typing import Any
 
 import click
 
+from scened.cli.config_cmd import config_option
+from scened.config import load_config
 from scened.errors import MetadataError, ScenedError
 from scened.formats import SUFFIXES
 from scened.metadata.fields import (
@@ -40,6 +45,8 @@ from scened.metadata.fields import (
 )
 from scened.metadata.formats import SIDECAR_ONLY, existing_sidecars
 from scened.metadata.tagger import KeywordWriter, Planner, has_scened_record
+from scened.plugins import get_plugin_manager
+from scened.sinks import SinksToUntag
 
 #: Files that scened may have written keywords into or beside.
 PHOTO_SUFFIXES = SUFFIXES  # what scened scans, from the one format table
@@ -60,12 +67,19 @@ NEXT_RUN = (
     help="Also remove scened's keywords that other applications (darktable) copied into "
     "sidecars of their own; without it they are only reported.",
 )
-def untag_cmd(paths: tuple[Path, ...], dry_run: bool, include_other_sidecars: bool) -> None:
+@config_option
+def untag_cmd(
+    paths: tuple[Path, ...], dry_run: bool, include_other_sidecars: bool,
+    config_path: Path | None = None,
+) -> None:  # fmt: skip
     """Remove scened's keywords from photos (and folders of photos) and their sidecars.
 
     Keywords the user added, and everything else in the files, stay as they are.
+    A photo in a configured library is then untagged in that library's other sinks
+    (the json sink records it, the webhook sink sends it).
     """
     writer = KeywordWriter()
+    sinks = SinksToUntag(get_plugin_manager(), load_config(config_path).libraries)
     seen = changed = failed = reported = 0
     for target in _targets(paths):
         seen += 1
@@ -83,6 +97,12 @@ def untag_cmd(paths: tuple[Path, ...], dry_run: bool, include_other_sidecars: bo
             reported += 1
             click.echo(f"{path}: another application's copies of scened's keywords: "
                        f"{', '.join(values)}", err=True)  # fmt: skip
+        failed += not _tell_sinks(sinks, target, dry_run=dry_run)
+    failed += not _close(sinks)
+    for library, count in sinks.told.items():
+        click.echo(f"{'would tell' if dry_run else 'told'} the "
+                   f"{', '.join(sinks.sink_names(library))} sinks of library {library} "
+                   f"about {count} photos", err=True)  # fmt: skip
     verb = "would change" if dry_run else "changed"
     click.echo(f"{seen} photos checked, {changed} {verb}, {failed} failed", err=True)
     if reported and not include_other_sidecars:
@@ -93,6 +113,29 @@ def untag_cmd(paths: tuple[Path, ...], dry_run: bool, include_other_sidecars: bo
         click.echo(NEXT_RUN, err=True)
     if failed:
         raise MetadataError(f"{failed} of {seen} photos could not be untagged")
+
+
+def _tell_sinks(sinks: SinksToUntag, target: Path, *, dry_run: bool) -> bool:
+    """Tell the sinks of ``target``'s library (none for a sidecar named itself);
+    False, with the error printed, when one failed."""
+    if target.suffix.lower() == ".xmp":
+        return True
+    try:
+        sinks.untag(target, dry_run=dry_run)
+    except ScenedError as exc:
+        click.echo(f"error: {exc}", err=True)
+        return False
+    return True
+
+
+def _close(sinks: SinksToUntag) -> bool:
+    """Close the sinks (the webhook sink sends what it holds); False when one failed."""
+    try:
+        sinks.close()
+    except Exception as exc:  # a plugin's close
+        click.echo(f"error: closing the sinks: {type(exc).__name__}: {exc}", err=True)
+        return False
+    return True
 
 
 def _untag_one(

@@ -142,3 +142,14 @@ policy = [
     scanned = re.search(r"example: library: 3 tagged, 1 failed; most common: (.*)", ran.stderr)
     assert scanned is not None, ran.stderr
     assert example.GERMAN[written[0]["top"]] in scanned[1]
+
+    # scened untag tells the sink about each photo of its library (a dry run: nothing)
+    (library / "broken.jpg").unlink()
+    dry = scened(site, tmp_path, "untag", "--dry-run", str(library), load="scened-example")
+    assert dry.returncode == 0, dry.stderr
+    assert len(log.read_text("utf-8").splitlines()) == len(written)
+    untagged = scened(site, tmp_path, "untag", str(library), load="scened-example")
+    assert untagged.returncode == 0, untagged.stderr
+    after = [json.loads(line) for line in log.read_text("utf-8").splitlines()[len(written) :]]
+    assert after == [{"path": str(library / p.name), "untagged": True}
+                     for p in sorted(real_photos[:3], key=lambda p: p.name)]  # fmt: skip
