@@ -4,7 +4,8 @@ One row per photo path: its stat signature *after* scened wrote to it, a content
 of the file as it was left, the model and policy that tagged it, the prediction and
 tags, and the outcome.  Paths are stored as bytes (``os.fsencode``) so that file names
 that are not valid UTF-8 survive.  Every write goes through :meth:`StateDB.transaction`;
-the schema evolves through the numbered :data:`MIGRATIONS` (``PRAGMA user_version``).
+the schema evolves through the numbered migrations of :mod:`scened.daemon.state_schema`
+(``PRAGMA user_version``).
 Each thread gets its own connection (SQLite connections are not shared between threads).
 """
 
@@ -25,77 +26,10 @@ from typing import Any
 
 from scened.daemon.decision import Known
 from scened.daemon.state_repair import check_integrity, is_damage, move_aside, state_folder_lock
+from scened.daemon.state_schema import MIGRATIONS as MIGRATIONS
 from scened.errors import ScenedError
 
 DB_NAME = "state.sqlite3"
-
-#: Numbered migrations: entry ``n`` (1-based) brings the schema to ``user_version = n``.
-MIGRATIONS: tuple[str, ...] = (
-    """
-    CREATE TABLE photos (
-        path BLOB PRIMARY KEY,
-        library TEXT NOT NULL,
-        device INTEGER NOT NULL,
-        inode INTEGER NOT NULL,
-        size INTEGER NOT NULL,
-        mtime_ns INTEGER NOT NULL,
-        content_hash TEXT,
-        model_id TEXT,
-        policy TEXT,
-        probabilities TEXT,
-        tags TEXT NOT NULL DEFAULT '[]',
-        outcome TEXT NOT NULL CHECK (outcome IN ('tagged', 'failed')),
-        error TEXT,
-        updated_at TEXT NOT NULL
-    );
-    CREATE INDEX photos_library ON photos (library);
-    CREATE INDEX photos_hash ON photos (content_hash);
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
-        library TEXT NOT NULL,
-        model_id TEXT,
-        started_at TEXT NOT NULL,
-        finished_at TEXT,
-        found INTEGER, unchanged INTEGER, tagged INTEGER, failed INTEGER,
-        interrupted INTEGER NOT NULL DEFAULT 0
-    );
-    CREATE INDEX runs_library ON runs (library, id);
-    """,
-    # 2: a digest of the pixels the model saw (a metadata-only edit is not re-classified)
-    "ALTER TABLE photos ADD COLUMN pixel_digest TEXT",
-    # 3: where each library's folder was (an unmounted share shows another device)
-    """
-    CREATE TABLE libraries (
-        name TEXT PRIMARY KEY, device INTEGER NOT NULL, root_inode INTEGER NOT NULL
-    )
-    """,
-    # 4: the user's corrections (labels) and each photo's compact model features
-    """
-    CREATE TABLE labels (
-        path BLOB NOT NULL,
-        library TEXT NOT NULL,
-        class TEXT NOT NULL,
-        positive INTEGER NOT NULL,
-        origin TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (path, class)
-    );
-    CREATE INDEX labels_library ON labels (library);
-    CREATE TABLE features (
-        path BLOB PRIMARY KEY,
-        model_id TEXT NOT NULL,
-        probabilities BLOB NOT NULL,
-        features BLOB NOT NULL
-    )
-    """,
-    # 5: each photo's confidence (its largest probability), for the review page's order
-    """
-    ALTER TABLE photos ADD COLUMN confidence REAL;
-    UPDATE photos SET confidence = CASE WHEN json_valid(probabilities)
-        THEN (SELECT MAX(value) FROM json_each(probabilities)) END;
-    CREATE INDEX photos_review ON photos (library, outcome, confidence, path)
-    """,
-)
 
 
 def now_iso() -> str:
