@@ -1,7 +1,7 @@
 """Typed errors.  Every error a user can cause carries the path it is about.
 
 The CLI turns these into one line and an exit code in one place
-(:func:`scened.cli.errors.handle_errors`); library code never prints.
+(:class:`scened.cli.errors.ScenedGroup`); library code never prints.
 """
 
 from __future__ import annotations

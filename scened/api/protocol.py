@@ -24,7 +24,7 @@ server stops answering even ``GET /health``.
   server_busy`` with ``Retry-After`` at once and is closed.
 
 The limits come from the app's :class:`~scened.api.settings.ApiSettings` (found
-through uvicorn's ``loaded_app``), so ``scened serve``, :class:`BackgroundServer`
+through uvicorn's ``loaded_app``), so ``scened serve``, :class:`~scened.api.server.BackgroundServer`
 and ``uvicorn scened.api:app --http scened.api.protocol:GuardedH11Protocol`` all
 apply them.  This leans on uvicorn's h11 implementation (pinned in pyproject).
 """

@@ -131,7 +131,7 @@ def run_library(
 def locked_state(library: LibraryConfig, config: Config, *, dry_run: bool) -> Iterator[StateDB]:
     """The library's lock (none for a dry run, which writes nothing) and a state
     connection of its own; a library another process is scanning raises
-    :class:`~scened.errors.LibraryBusyError`.  Every way of running a library (here,
+    :class:`~scened.daemon.lock.LibraryBusyError`.  Every way of running a library (here,
     on a Dask cluster) takes it."""
     lock = (
         contextlib.nullcontext()

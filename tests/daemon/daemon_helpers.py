@@ -3,7 +3,8 @@
 The classifier is a stand-in for the model (which these tests are not about): it
 tags a mostly red photo ``Sunset``, green ``Forest`` and blue ``Sky``, exactly like
 the tiny TFLite model that ``make_colour_model.py`` builds for the subprocess tests.
-Loaded by file path from conftest.py (as ``daemon_helpers``).
+A module of the tests package: the daemon tests import it (``from . import
+daemon_helpers``), and so do the CLI, learning, plugin and torture tests.
 """
 
 from __future__ import annotations

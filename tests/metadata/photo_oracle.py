@@ -1,6 +1,7 @@
 """Helpers for metadata tests: real image files made here, exiftool as the oracle.
 
-Loaded by file path from the conftests of tests/metadata and tests/plugins.
+A module of the tests package: the metadata, plugin, CLI and interop tests import it
+(``from ..metadata import photo_oracle``).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Helpers for the torture tests: real photos, ``scened`` subprocesses, exiftool checks.
 
-Loaded by file path from conftest.py (as ``torture_helpers``), like the daemon tests'
-helpers.  Every run is a real ``scened run --once`` subprocess on the bundled model,
+A module of the tests package, imported by the torture tests (``from .torture_helpers
+import ...``).  Every run is a real ``scened run --once`` subprocess on the bundled model,
 with its own state and config folders, so nothing leaks between tests.
 """
 
