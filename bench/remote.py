@@ -6,9 +6,15 @@ mirrored and turned, repeated) in batches as ``scened run`` does: with the model
 this process, then through :class:`scened.model.remote.RemoteClassifier` with one and
 with two servers.  Decoding is left out: it stays on the daemon's machine either way.
 
+With ``--files`` it also times ``[model] remote_decode``: the photos' files (camera-
+like 12 MP JPEGs made from the examples) decoded and classified here, versus sent to
+the servers, which decode them (``POST /classify/files``).
+
 On one machine the servers share its cores with each other and with this process, so
 two servers are no faster than one here; the figures show what the HTTP round trip and
-the wire format cost, and the bytes per photo tell what the network must carry.
+the wire format cost, the bytes per photo what the network must carry, and "NAS CPU"
+the CPU time this process (the NAS's part) spends a photo, which is what remote
+classification and remote decoding save on a weak machine.
 
     .venv/bin/python bench/remote.py --photos 96 --batch-size 16
 """
@@ -16,6 +22,8 @@ the wire format cost, and the bytes per photo tell what the network must carry.
 from __future__ import annotations
 
 import argparse
+import functools
+import io
 import os
 import re
 import subprocess
@@ -23,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -32,7 +40,7 @@ from PIL import Image, ImageOps
 
 from scened.imaging import load_for_model
 from scened.model import Classifier, load_classifier
-from scened.model.remote import remote_classifier
+from scened.model.remote import RemoteClassifier, remote_classifier
 from scened.model.wire import Answer as WireAnswer
 from scened.model.wire import encode_answer, encode_batch
 
@@ -86,14 +94,65 @@ def photos(count: int, size: int) -> np.ndarray:
 def rate(classifier: Classifier, images: np.ndarray, batch_size: int, rounds: int) -> float:
     """Photos per second classifying ``images`` in batches: the median of ``rounds``
     timed passes (after one untimed batch), since other work shares the cores."""
-    classifier.predict(images[:batch_size])
-    figures = []
+    return timed(lambda part: classifier.predict(images[part]), len(images), batch_size,
+                 rounds)[0]  # fmt: skip
+
+
+def timed(
+    work: Callable[[slice], object], count: int, batch_size: int, rounds: int
+) -> tuple[float, float]:
+    """Photos per second doing ``work`` on batches of ``count`` photos, and this
+    process's CPU milliseconds a photo: medians of ``rounds`` passes after a warm-up."""
+    work(slice(0, batch_size))
+    rates, cpu = [], []
     for _ in range(rounds):
-        start = time.perf_counter()
-        for first in range(0, len(images), batch_size):
-            classifier.predict(images[first : first + batch_size])
-        figures.append(len(images) / (time.perf_counter() - start))
-    return float(np.median(figures))
+        start, start_cpu = time.perf_counter(), time.process_time()
+        for first in range(0, count, batch_size):
+            work(slice(first, first + batch_size))
+        rates.append(count / (time.perf_counter() - start))
+        cpu.append(1000 * (time.process_time() - start_cpu) / count)
+    return float(np.median(rates)), float(np.median(cpu))
+
+
+def camera_files(count: int) -> list[tuple[str, bytes]]:
+    """``count`` 12 MP JPEG files (4000x3000, quality 90) made from the examples."""
+    made = []
+    for path in sorted(EXAMPLES.glob("*.jpg")):
+        image = Image.open(path).convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=90)
+        made.append((path.name, buffer.getvalue()))
+    return [made[i % len(made)] for i in range(count)]
+
+
+def _send_files(remote: RemoteClassifier, files: list[tuple[str, bytes]], part: slice) -> None:
+    remote.classify_files(files[part])
+
+
+def compare_files(local: Classifier, urls: list[str], args: argparse.Namespace) -> None:
+    """Decoding and classifying files here, versus sending them (remote_decode)."""
+    files = camera_files(args.photos)
+    mean = sum(len(data) for _, data in files) / len(files)
+    print(f"\n--files: {args.photos} 12 MP JPEGs of {mean / 1e6:.1f} MB on average")
+    print(f"{'setup':<34}{'photos/s':>10}{'NAS CPU ms':>12}")
+
+    def here(part: slice) -> None:
+        size = local.input_size
+        local.predict(np.stack([load_for_model(data, size=size, name=name)
+                                for name, data in files[part]]))  # fmt: skip
+
+    figure, cpu = timed(here, len(files), args.batch_size, args.rounds)
+    print(f"{'decode + classify here':<34}{figure:>10.1f}{cpu:>12.1f}")
+    for count in (1, 2):
+        remote = remote_classifier(local, urls[:count], token=TOKEN, fallback="fail",
+                                   decode=True)  # fmt: skip
+        try:
+            send = functools.partial(_send_files, remote, files)
+            figure, cpu = timed(send, len(files), args.batch_size, args.rounds)
+        finally:
+            remote.close()
+        label = f"files to {count} server{'s' * (count > 1)}"
+        print(f"{label:<34}{figure:>10.1f}{cpu:>12.1f}")
 
 
 def main() -> None:
@@ -102,6 +161,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3, help="Timed passes (the median).")
     parser.add_argument("--model-name", help="A registered model (default: the bundled one).")
+    parser.add_argument("--files", action="store_true",
+                        help="Also time remote_decode: 12 MP files sent for the servers to "
+                             "decode.")  # fmt: skip
     args = parser.parse_args()
     local = load_classifier(name=args.model_name)
     images = photos(args.photos, local.input_size)
@@ -126,6 +188,8 @@ def main() -> None:
                 remote.close()
             label = f"{count} server{'s' * (count > 1)} on loopback, batches of {args.batch_size}"
             print(f"{label:<34}{figure:>10.1f}")
+        if args.files:
+            compare_files(local, urls, args)
 
 
 if __name__ == "__main__":

@@ -141,8 +141,8 @@ def stage_profile(photos: list[Path], work: Path) -> dict[str, float]:
     import hashlib
     import shutil
 
-    from scened.daemon.recognise import pixel_digest
     from scened.daemon.state import PhotoRecord, StateDB
+    from scened.imaging import pixel_digest
     from scened.metadata import jpeg_segments
     from scened.metadata.client import MetadataWorker
     from scened.metadata.fields import KeywordOptions, Provenance

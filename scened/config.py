@@ -109,6 +109,8 @@ class ModelConfig:
     remote_token: str | None = dataclasses.field(default=None, repr=False)
     #: When no remote server answers: ``"local"`` (classify here) or ``"fail"``.
     remote_fallback: str = "local"
+    #: Send the photos' files instead of their pixels: the servers decode them.
+    remote_decode: bool = False
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,7 @@ def parse_config(
             remote=tuple(model.get("remote", ())),
             remote_token=model.get("remote_token"),
             remote_fallback=model.get("remote_fallback", "local"),
+            remote_decode=model.get("remote_decode", False),
         ),
         pipeline=PipelineConfig(**merged["pipeline"]),
         api=merged["api"],

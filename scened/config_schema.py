@@ -99,6 +99,10 @@ MODEL_SCHEMA: dict[str, Any] = {
         },
         "remote_token": {"type": "string", "minLength": 1},
         "remote_fallback": {"enum": ["local", "fail"]},
+        "remote_decode": {
+            "type": "boolean",
+            "description": "send the photos' files: the servers decode them",
+        },
     },
 }
 

@@ -11,6 +11,7 @@ crop by about one grey level on average and makes decoding 5-7x faster.
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import struct
 import zlib
@@ -22,7 +23,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from scened.errors import ImageError, ImageTooLargeError, UnsupportedImageError
 from scened.library_noise import route_libtiff_messages
-from scened.raw import is_raw, open_raw_preview
+from scened.raw import NotRawError, is_raw, open_raw_preview
 
 #: Side of the square model input.
 INPUT_SIZE = 160
@@ -30,6 +31,9 @@ INPUT_SIZE = 160
 DRAFT_OVERSAMPLE = 2
 #: Images with more pixels than this are refused before decoding (decompression bombs).
 DEFAULT_MAX_PIXELS = 250_000_000
+#: Changed whenever this module's way from a file to the model's pixels changes (the
+#: draft rule, the crop, the resampling): part of :func:`decoder_id`.
+PIXELS_VERSION = 1
 
 Source = Path | str | bytes | BinaryIO
 
@@ -133,13 +137,28 @@ def decode_rgb(
     This is the one decoder behind tagging and training (``scened-train`` computes
     its features through it), so a model is trained on exactly the pixels it sees.
     A camera RAW file is recognised by its name's suffix: ``source``'s when it is a
-    path, else ``name`` (the file's path or name when ``source`` is its bytes).
+    path, else ``name`` (the file's path or name when ``source`` is its bytes); one
+    that LibRaw does not recognise is tried as an ordinary image (a TIFF named .NEF).
     """
     path = source if isinstance(source, Path | str) else None
     named = path if path is not None else name
     if named is not None and is_raw(named):  # camera RAW: LibRaw's preview, upright, in memory
-        raw = source if isinstance(source, Path | str | bytes) else source.read()
-        return to_rgb(open_raw_preview(raw, max_pixels=max_pixels, name=named))
+        if not isinstance(source, Path | str | bytes):  # a stream: LibRaw wants bytes
+            source = source.read()
+        try:
+            return to_rgb(open_raw_preview(source, max_pixels=max_pixels, name=named))
+        except NotRawError as not_raw:
+            try:
+                return _decode_ordinary(source, size, max_pixels, use_draft, path)
+            except ImageError:
+                raise not_raw from None
+    return _decode_ordinary(source, size, max_pixels, use_draft, path)
+
+
+def _decode_ordinary(
+    source: Source, size: int, max_pixels: int, use_draft: bool, path: Path | str | None
+) -> Image.Image:
+    """A photo Pillow (or pillow-heif) decodes, upright and in 8-bit RGB."""
     with open_image(source, max_pixels=max_pixels) as image:
         try:
             if use_draft and image.format == "JPEG":
@@ -218,3 +237,35 @@ def center_crop_resize(image: Image.Image, size: int = INPUT_SIZE) -> np.ndarray
     box = center_box(image.width, image.height, size, size)
     resized = image.resize((size, size), Image.Resampling.BILINEAR, box=box)
     return np.asarray(resized, dtype=np.uint8)
+
+
+def pixel_digest(pixels: np.ndarray) -> str:
+    """A digest of the model's input image (shape and bytes): what recognises a photo
+    whose pixels were already tagged (:mod:`scened.daemon.recognise`)."""
+    digest = hashlib.sha256(repr(pixels.shape).encode())
+    digest.update(np.ascontiguousarray(pixels).tobytes())
+    return digest.hexdigest()[:32]
+
+
+@functools.cache
+def decoder_id() -> str:
+    """The decoders behind :func:`load_for_model`, with their versions.
+
+    Two machines with the same id decode a file into the same pixels, hence the same
+    :func:`pixel_digest`: a server that decodes for a NAS (``[model] remote_decode``)
+    must have the NAS's id, or keyword-only edits would no longer be recognised.
+    """
+    from importlib.metadata import version
+
+    import pillow_heif
+    import rawpy
+    from PIL import features
+
+    libraw = ".".join(str(part) for part in rawpy.libraw_version)
+    return (
+        f"scened-pixels {PIXELS_VERSION}; Pillow {version('pillow')} (libjpeg-turbo "
+        f"{features.version('libjpeg_turbo')}, libtiff {features.version('libtiff')}, "
+        f"zlib {features.version('zlib')}, libwebp {features.version('webp')}); "
+        f"pillow-heif {version('pillow-heif')} (libheif {pillow_heif.libheif_version()}); "
+        f"rawpy {version('rawpy')} (LibRaw {libraw})"
+    )

@@ -46,6 +46,10 @@ _FLIP_TO_TRANSPOSE = {
 _EXIF_ORIENTATION = 0x0112
 
 
+class NotRawError(ImageError):
+    """LibRaw does not recognise the file as a RAW format (it may be another image)."""
+
+
 def is_raw(path: Path | str) -> bool:
     """Whether ``path`` names a camera RAW file, by its suffix (any case)."""
     return Path(path).suffix.lower() in RAW_SUFFIXES
@@ -76,7 +80,7 @@ def open_raw_preview(
                 pixels = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
                 image = Image.fromarray(pixels)  # postprocess already applied the flip
     except rawpy.LibRawFileUnsupportedError:
-        raise ImageError(
+        raise NotRawError(
             "not a RAW file LibRaw can read (unknown format, or truncated or corrupt)", path
         ) from None
     except (rawpy.LibRawIOError, rawpy.LibRawDataError) as exc:

@@ -357,3 +357,28 @@ def test_raw_suffixes_are_lower_case_with_a_dot() -> None:
     assert {".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf", ".pef", ".srw", ".dng"} <= (
         RAW_SUFFIXES
     )
+
+
+def test_a_raw_file_read_into_memory_decodes_as_from_its_path(shared_dir: Path) -> None:
+    """The runner decodes from the bytes it read for hashing: LibRaw gets them by the
+    file's name, and the pixels are those of the file itself."""
+    dng = shared_dir / "data" / "camera-files" / "IMG_1361.dng"
+
+    from_path = load_for_model(dng, size=160)
+    from_bytes = load_for_model(dng.read_bytes(), size=160, name=dng.name)
+
+    assert (from_bytes == from_path).all()
+    with pytest.raises(ImageError):  # without its name, Pillow cannot decode a DNG
+        load_for_model(dng.read_bytes(), size=160)
+
+
+def test_an_ordinary_image_named_like_a_raw_file_decodes_as_what_it_is(tmp_path: Path) -> None:
+    photo = tmp_path / "DSC_0001.NEF"
+    Image.new("RGB", (96, 64), BLUE).save(photo, "TIFF")  # a TIFF renamed by a tool
+
+    from_path = load_for_model(photo, size=160)
+    from_bytes = load_for_model(photo.read_bytes(), size=160, name=photo.name)
+
+    assert (from_path == from_bytes).all() and tuple(from_path[80, 80]) == BLUE
+    with pytest.raises(ImageError, match="RAW file"):  # neither decoder: LibRaw says why
+        load_for_model(b"neither RAW nor image", size=160, name="x.nef")

@@ -82,13 +82,19 @@ class Learner:
 
     def classify(self, jobs: Sequence[Job], batch: np.ndarray) -> list[Prediction]:
         """Predictions for ``batch``; each job keeps the features its photo gave."""
-        source = self.features
-        if source is None:
-            probabilities = self.classifier.predict(batch)
-        else:
-            base, features = source.predict_features(batch)
-            probabilities = source.rescore(base, features)
-            for job, base_row, feature_row in zip(jobs, base, features, strict=True):
+        if self.features is None:
+            return self.predictions(jobs, self.classifier.predict(batch), None)
+        return self.predictions(jobs, *self.features.predict_features(batch))
+
+    def predictions(
+        self, jobs: Sequence[Job], output: np.ndarray, features: np.ndarray | None
+    ) -> list[Prediction]:
+        """Predictions from the model's ``output`` for ``jobs`` (a personal model
+        re-scores it from the ``features``, which each job keeps for learning)."""
+        probabilities = output
+        if self.features is not None and features is not None:
+            probabilities = self.features.rescore(output, features)
+            for job, base_row, feature_row in zip(jobs, output, features, strict=True):
                 job.base_output = (base_row, feature_row)
         return [
             Prediction(as_float_tuple(row), self.classifier.classes, self.classifier.model_id)

@@ -26,8 +26,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from scened.errors import ScenedError
 from scened.metadata.client import shared_worker
 from scened.metadata.fields import (
@@ -42,13 +40,6 @@ from scened.metadata.formats import existing_sidecars
 log = logging.getLogger(__name__)
 
 _NAMESPACE = SCENED_NS.encode("ascii")
-
-
-def pixel_digest(pixels: np.ndarray) -> str:
-    """A digest of the model's input image (shape and bytes)."""
-    digest = hashlib.sha256(repr(pixels.shape).encode())
-    digest.update(np.ascontiguousarray(pixels).tobytes())
-    return digest.hexdigest()[:32]
 
 
 def policy_digest(policy_key: str) -> str:

@@ -56,14 +56,15 @@ from scened.daemon.jobs import Action, ContentBudget, Job, RunSummary, describe,
 from scened.daemon.learner import Learner
 from scened.daemon.pipeline import Pipeline, Stages
 from scened.daemon.progress import Progress
-from scened.daemon.recognise import pixel_digest, policy_digest, recorded_in_photo
+from scened.daemon.recognise import policy_digest, recorded_in_photo
 from scened.daemon.scan import FileEntry, Scanner
 from scened.daemon.settle import Settler
 from scened.daemon.state import PhotoRecord, StateDB
-from scened.errors import PhotoBusyError, ScenedError
-from scened.imaging import load_for_model
+from scened.errors import ImageError, PhotoBusyError, ScenedError
+from scened.imaging import load_for_model, pixel_digest
 from scened.metadata.atomic import directory_syncs_deferred
 from scened.metadata.lease import ignore_lease_breaks
+from scened.model.remote_files import file_classifier
 from scened.model.runtime import Classifier
 from scened.policies import build_policy
 from scened.sinks import build_sinks, for_writers
@@ -126,6 +127,8 @@ class LibraryRun:
         self._known: dict[bytes, Known] = {}
         self._policy_digest = policy_digest(library.policy_key)
         self._learner = Learner(state, library, classifier)
+        #: The classifier, when its servers decode the photos (``[model] remote_decode``).
+        self._files = file_classifier(classifier)
         self._kept = ContentBudget()
 
     @property
@@ -259,6 +262,10 @@ class LibraryRun:
             job.prediction = Prediction(twin.probabilities, self.classifier.classes, self.model_id)
             self._keep(job, data)
             return
+        if data is not None and self._files is not None:
+            job.action, job.known = Action.CLASSIFY, known  # recognised after the answer
+            self._keep(job, data, sending=True)
+            return
         source = data if data is not None else job.path
         job.pixels = _load(source, job.path, self.classifier.input_size)
         job.pixel_digest = pixel_digest(job.pixels)
@@ -268,9 +275,11 @@ class LibraryRun:
         job.action = Action.CLASSIFY
         self._keep(job, data)
 
-    def _keep(self, job: Job, data: bytes | None) -> None:
-        """Keep the bytes read for the write, while the run's budget allows."""
-        if data is not None and not self.settings.dry_run and self._kept.take(len(data)):
+    def _keep(self, job: Job, data: bytes | None, *, sending: bool = False) -> None:
+        """Keep the bytes read for the write (and to send them to the servers that
+        decode), while the run's budget allows."""
+        wanted = sending or not self.settings.dry_run
+        if data is not None and wanted and self._kept.take(len(data)):
             job.content = data
 
     def _drop_content(self, job: Job) -> None:
@@ -311,8 +320,59 @@ class LibraryRun:
     # -- stage 2: batcher ----------------------------------------------------------------
 
     def classify(self, jobs: list[Job]) -> None:
-        batch = np.stack([job.pixels for job in jobs if job.pixels is not None])
-        predictions = self._learner.classify(jobs, batch)
+        decoded = [job for job in jobs if job.pixels is not None]
+        files = [job for job in jobs if job.pixels is None]
+        if decoded:
+            batch = np.stack([job.pixels for job in decoded if job.pixels is not None])
+            self._choose(decoded, self._learner.classify(decoded, batch))
+        if files:  # [model] remote_decode: the servers decode them
+            self._classify_files(files)
+
+    def _classify_files(self, jobs: list[Job]) -> None:
+        """Send the photos' files to the servers that decode; then, knowing each one's
+        pixel digest, recognise the photos whose pixels were tagged before (as
+        :meth:`prepare` does for a photo decoded here) and choose tags for the rest."""
+        sent: list[Job] = []
+        files: list[tuple[str, bytes]] = []
+        for job in jobs:
+            try:
+                files.append((job.path.name, self._bytes_to_send(job)))
+                sent.append(job)
+            except Exception as exc:
+                self.fail(job, exc)
+        features = self._learner.features is not None
+        assert self._files is not None
+        answers = self._files.classify_files(files, features=features)
+        chosen: list[Job] = []
+        outputs: list[np.ndarray] = []
+        found: list[np.ndarray] = []
+        for job, answer in zip(sent, answers, strict=True):
+            if answer.error is not None:
+                self.fail(job, ImageError(answer.error, job.path))
+                continue
+            job.pixel_digest = answer.pixel_digest
+            if self._recognised(job, job.known, job.content):
+                continue
+            assert answer.probabilities is not None  # a file without an error has them
+            chosen.append(job)
+            outputs.append(answer.probabilities)
+            if answer.features is not None:
+                found.append(answer.features)
+        if chosen:
+            stacked = np.stack(found) if features else None
+            self._choose(chosen, self._learner.predictions(chosen, np.stack(outputs), stacked))
+
+    def _bytes_to_send(self, job: Job) -> bytes:
+        """The photo's bytes as hashed: kept, or read again (and checked unchanged)."""
+        if job.content is not None:
+            return job.content
+        digest, data = read_photo(job.path)
+        if digest != job.digest or data is None:
+            raise PhotoBusyError("changed since it was read; left for the next scan", job.path)
+        return data
+
+    def _choose(self, jobs: list[Job], predictions: list[Prediction]) -> None:
+        """The policy's tags for each prediction (a policy error fails that photo)."""
         assert self._policy is not None
         for job, prediction in zip(jobs, predictions, strict=True):
             job.pixels = None

@@ -17,6 +17,10 @@ classifier's interface, so the pipeline, policies and the state see no differenc
   Another model, a refused token or a server without the endpoint is a one-line
   :class:`~scened.errors.ConfigError` naming the server.
 
+With ``[model] remote_decode`` the runner sends the photos' files instead
+(:meth:`RemoteClassifier.classify_files`, :mod:`scened.model.remote_files`): the servers
+decode them and answer each one's pixel digest too.
+
 Personal learning works remotely: the server answers the model's features too, which
 the learner stores and a personal head re-scores from (:class:`RemoteFeatureClassifier`).
 """
@@ -31,33 +35,39 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
+from typing import TypeVar
 
 import numpy as np
 
 from scened.errors import ConfigError, ModelError
+from scened.model.remote_files import FileAnswer, check_decoder, decode_here, requests_for
+from scened.model.remote_http import (
+    REST_AFTER_FAILURE_S,
+    Server,
+    UnreachableError,
+    error_fields,
+)
 from scened.model.runtime import Classifier, FeatureClassifier, feature_classifier
 from scened.model.wire import (
     ANSWER_TYPE,
+    FILES_PATH,
+    FILES_TYPE,
     PATH,
     REQUEST_TYPE,
     Answer,
     WireError,
     decode_answer,
     encode_batch,
+    encode_files,
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 FALLBACKS = ("local", "fail")
 TOKEN_ENV = "SCENED_REMOTE_TOKEN"
-CONNECT_TIMEOUT_S = 5.0
-#: A batch of large images on a busy server can take a while; a dead one is cut off here.
-READ_TIMEOUT_S = 120.0
-#: A server that failed is left alone this long (or its ``Retry-After``), then tried again.
-REST_AFTER_FAILURE_S = 30.0
 #: Most images in one request (the server's ``[api] max_images`` is 64 by default).
 MAX_REQUEST_IMAGES = 32
 
@@ -71,106 +81,6 @@ class RemoteUnavailableError(ModelError):
     """No remote server answered and ``[model] remote_fallback`` is ``"fail"``."""
 
 
-class _UnreachableError(Exception):
-    """The server gave no usable answer this time; another may (internal)."""
-
-    def __init__(self, reason: str, rest_s: float = REST_AFTER_FAILURE_S) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.rest_s = rest_s
-
-
-class _Server:
-    """One ``scened serve``: its kept-alive connections, load and health."""
-
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"{url!r} is not an http:// or https:// URL", key="model.remote")
-        self.url = url.rstrip("/")
-        self.https = parts.scheme == "https"
-        self.host, self.port, self.prefix = parts.hostname, parts.port, parts.path.rstrip("/")
-        self.in_flight = 0
-        self.resting_until = 0.0
-        self.checked = False  # its model id was read since it was last down
-        self.last_error = "not tried yet"
-        self._idle: list[http.client.HTTPConnection] = []
-        self._lock = threading.Lock()
-
-    def request(
-        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
-    ) -> tuple[int, http.client.HTTPResponse, bytes]:
-        """Status, response and body; a kept-alive connection the server had closed is
-        retried once on a fresh one; :class:`_UnreachableError` when there is no answer."""
-        with self._lock:
-            conn = self._idle.pop() if self._idle else None
-        if conn is not None:
-            try:
-                return self._exchange(conn, method, path, body, headers)
-            except TimeoutError as exc:  # no answer in time: not a closed connection
-                conn.close()
-                raise _UnreachableError(_reason(exc)) from None
-            except (http.client.HTTPException, OSError):
-                conn.close()
-        conn = self._connect()
-        try:
-            return self._exchange(conn, method, path, body, headers)
-        except (http.client.HTTPException, OSError) as exc:
-            conn.close()
-            raise _UnreachableError(_reason(exc)) from None
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
-
-    def _connect(self) -> http.client.HTTPConnection:
-        kind = http.client.HTTPSConnection if self.https else http.client.HTTPConnection
-        conn = kind(self.host, self.port, timeout=CONNECT_TIMEOUT_S)
-        try:
-            conn.connect()
-        except OSError as exc:
-            conn.close()
-            raise _UnreachableError(_reason(exc)) from None
-        assert conn.sock is not None
-        conn.sock.settimeout(READ_TIMEOUT_S)
-        return conn
-
-    def _exchange(
-        self,
-        conn: http.client.HTTPConnection,
-        method: str,
-        path: str,
-        body: bytes | None,
-        headers: dict[str, str],
-    ) -> tuple[int, http.client.HTTPResponse, bytes]:
-        conn.request(method, self.prefix + path, body=body, headers=headers)
-        response = conn.getresponse()
-        data = response.read()
-        if response.will_close:
-            conn.close()
-        else:
-            with self._lock:
-                self._idle.append(conn)
-        return response.status, response, data
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
-    return str(exc) or type(exc).__name__
-
-
-def _error_fields(body: bytes) -> tuple[str, str]:
-    """The API's ``error`` code and ``message`` of an error answer (empty if none)."""
-    try:
-        answer = json.loads(body)
-        return str(answer.get("error", "")), str(answer.get("message", ""))
-    except (ValueError, AttributeError):
-        return "", ""
-
-
 class RemoteClassifier:
     """The local classifier's interface, answered by ``scened serve`` servers."""
 
@@ -182,6 +92,7 @@ class RemoteClassifier:
         token: str | None = None,
         fallback: str = "local",
         max_request_images: int = MAX_REQUEST_IMAGES,
+        decode: bool = False,
     ) -> None:
         if not urls:
             raise ConfigError("give at least one server URL", key="model.remote")
@@ -195,7 +106,9 @@ class RemoteClassifier:
         self.input_size = local.input_size
         self.metadata = getattr(local, "metadata", {})
         self.fallback = fallback
-        self.servers = [_Server(url) for url in dict.fromkeys(urls)]
+        #: ``[model] remote_decode``: the runner sends files (:meth:`classify_files`).
+        self.decodes_remotely = decode
+        self.servers = [Server(url) for url in dict.fromkeys(urls)]
         #: Images classified by each server URL, and here (``"local"``): for tests and
         #: benchmarks.
         self.counts = {**{server.url: 0 for server in self.servers}, "local": 0}
@@ -216,6 +129,25 @@ class RemoteClassifier:
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return self._classify(batch, features=False)[0]
+
+    def classify_files(
+        self, files: Sequence[tuple[str, bytes]], *, features: bool = False
+    ) -> list[FileAnswer]:
+        """Each ``(name, bytes)`` file decoded and classified by the servers (or here,
+        when none answers): the model's output and the file's pixel digest, or why it
+        could not be decoded."""
+        requests = requests_for(files, self._max_request)
+
+        def send(indexes: list[int]) -> list[FileAnswer]:
+            chunk = [files[index] for index in indexes]
+            return self._anywhere(
+                len(chunk),
+                lambda server: self._send_files(server, chunk, features),
+                lambda: decode_here(chunk, self.input_size, self._local_predict(features)),
+            )
+
+        answers = [] if not requests else list(self._pool.map(send, requests))
+        return [answer for request in answers for answer in request]
 
     def close(self) -> None:
         """Close the kept-alive connections and the sending threads."""
@@ -242,26 +174,34 @@ class RemoteClassifier:
     def _send_anywhere(
         self, chunk: np.ndarray, features: bool
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """The least busy server that is up classifies ``chunk``; on failure the next;
-        when none is left, the fallback."""
+        def send(server: Server) -> tuple[np.ndarray, np.ndarray | None]:
+            answer = self._send(server, chunk, features)
+            return answer.probabilities, answer.features
+
+        return self._anywhere(len(chunk), send, lambda: self._local_predict(features)(chunk))
+
+    def _anywhere(self, count: int, send: Callable[[Server], T], here: Callable[[], T]) -> T:
+        """The least busy server that is up answers (``send``); on failure the next;
+        when none is left, the fallback (``here``, or an error)."""
         tried: set[str] = set()
         while (server := self._pick(tried)) is not None:
             tried.add(server.url)
             try:
-                answer = self._send(server, chunk, features)
-            except _UnreachableError as exc:
+                answer = send(server)
+            except UnreachableError as exc:
                 self._rest(server, exc)
                 continue
             finally:
                 with self._lock:
                     server.in_flight -= 1
             with self._lock:
-                self.counts[server.url] += len(chunk)
+                self.counts[server.url] += count
                 self._warned_local = False
-            return answer.probabilities, answer.features
-        return self._fall_back(chunk, features)
+            return answer
+        self._fall_back(count)
+        return here()
 
-    def _pick(self, tried: set[str]) -> _Server | None:
+    def _pick(self, tried: set[str]) -> Server | None:
         with self._lock:
             now = time.monotonic()
             ready = [s for s in self.servers if s.url not in tried and s.resting_until <= now]
@@ -273,7 +213,7 @@ class RemoteClassifier:
             chosen.in_flight += 1
             return chosen
 
-    def _rest(self, server: _Server, failure: _UnreachableError) -> None:
+    def _rest(self, server: Server, failure: UnreachableError) -> None:
         with self._lock:
             was_up = server.resting_until <= time.monotonic()
             server.resting_until = time.monotonic() + failure.rest_s
@@ -283,7 +223,9 @@ class RemoteClassifier:
         if was_up:
             log.warning("remote server %s: %s; sending to the others", server.url, failure.reason)
 
-    def _fall_back(self, chunk: np.ndarray, features: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def _fall_back(self, count: int) -> None:
+        """No server answered: an error (``remote_fallback = "fail"``), or a warning
+        (once until a server answers again) and the work is done here."""
         reasons = "; ".join(f"{s.url}: {s.last_error}" for s in self.servers)
         if self.fallback == "fail":
             raise RemoteUnavailableError(
@@ -291,29 +233,62 @@ class RemoteClassifier:
             ) from OSError(errno.EHOSTDOWN, "no remote server answered")
         with self._lock:
             warn, self._warned_local = not self._warned_local, True
-            self.counts["local"] += len(chunk)
+            self.counts["local"] += count
         if warn:
             log.warning("no remote server answered (%s); classifying here", reasons)
+
+    def _local_predict(
+        self, features: bool
+    ) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]]:
+        """The local model's output for a batch (with features when asked)."""
         if features:
             source = feature_classifier(self.local)
             assert source is not None  # only RemoteFeatureClassifier asks for features
-            return source.predict_features(chunk)
-        return self.local.predict(chunk), None
+            return source.predict_features
+        return lambda batch: (self.local.predict(batch), None)
 
     # -- one server ---------------------------------------------------------------------
 
-    def _check(self, server: _Server) -> None:
+    def _check(self, server: Server) -> None:
         try:
             self._send(server, np.zeros((0, self.input_size, self.input_size, 3), np.uint8), False)
-        except _UnreachableError as exc:
+            if self.decodes_remotely:  # its decoders too: an empty batch of files
+                self._send_files(server, [], False)
+        except UnreachableError as exc:
             self._rest(server, exc)
 
-    def _send(self, server: _Server, chunk: np.ndarray, features: bool) -> Answer:
+    def _send(self, server: Server, chunk: np.ndarray, features: bool) -> Answer:
+        return self._post(server, PATH, REQUEST_TYPE, encode_batch(chunk), len(chunk), features)
+
+    def _send_files(
+        self, server: Server, files: Sequence[tuple[str, bytes]], features: bool
+    ) -> list[FileAnswer]:
+        answer = self._post(server, FILES_PATH, FILES_TYPE, encode_files(files), len(files),
+                            features)  # fmt: skip
+        problem = check_decoder(answer.decoder, server.url)
+        if problem is not None:
+            raise ConfigError(problem, key="model.remote_decode")
+        if len(answer.digests) != len(files):
+            raise ModelError(f"remote server {server.url} answered no pixel digests")
+        return [
+            FileAnswer(
+                answer.probabilities[row],
+                None if answer.features is None else answer.features[row],
+                answer.digests[row],
+                answer.errors[row],
+            )
+            for row in range(len(files))
+        ]
+
+    def _post(
+        self, server: Server, path: str, kind: str, request: bytes, count: int, features: bool
+    ) -> Answer:
+        """One batch to ``server``: its answer, checked (model id, number of rows)."""
         if not server.checked:
             self._check_model(server)
-        path = PATH + ("?features=true" if features else "")
-        headers = {**self._headers, "Content-Type": REQUEST_TYPE, "Accept": ANSWER_TYPE}
-        status, response, body = server.request("POST", path, encode_batch(chunk), headers)
+        path += "?features=true" if features else ""
+        headers = {**self._headers, "Content-Type": kind, "Accept": ANSWER_TYPE}
+        status, response, body = server.request("POST", path, request, headers)
         if status != 200:
             raise self._refusal(server, status, response, body)
         try:
@@ -321,11 +296,11 @@ class RemoteClassifier:
         except WireError as exc:
             raise ModelError(f"remote server {server.url} answered garbage: {exc}") from None
         self._check_id(server, answer.model_id)
-        if len(answer.probabilities) != len(chunk) or (features and answer.features is None):
+        if len(answer.probabilities) != count or (features and answer.features is None):
             raise ModelError(f"remote server {server.url} answered another number of rows")
         return answer
 
-    def _check_model(self, server: _Server) -> None:
+    def _check_model(self, server: Server) -> None:
         """``GET /health``: the server is ready and serves the local model."""
         status, response, body = server.request("GET", "/health", None, {})
         if status in (401, 403):  # a proxy in front that wants the token everywhere
@@ -335,7 +310,7 @@ class RemoteClassifier:
         except ValueError:
             health = {}
         if status == 503 and isinstance(health, dict):
-            raise _UnreachableError(f"not ready ({health.get('error') or health.get('status')})")
+            raise UnreachableError(f"not ready ({health.get('error') or health.get('status')})")
         if status != 200 or not isinstance(health, dict) or "model_id" not in health:
             raise ConfigError(
                 f"{server.url} does not answer GET /health as scened serve does ({status})",
@@ -344,7 +319,7 @@ class RemoteClassifier:
         self._check_id(server, str(health["model_id"]))
         server.checked = True
 
-    def _check_id(self, server: _Server, model_id: str) -> None:
+    def _check_id(self, server: Server, model_id: str) -> None:
         if model_id != self.model_id:
             raise ConfigError(
                 f"{server.url} serves model {model_id!r} but the library's tags come from "
@@ -353,9 +328,9 @@ class RemoteClassifier:
             )
 
     def _refusal(
-        self, server: _Server, status: int, response: http.client.HTTPResponse, body: bytes
+        self, server: Server, status: int, response: http.client.HTTPResponse, body: bytes
     ) -> Exception:
-        code, message = _error_fields(body)
+        code, message = error_fields(body)
         said = f"{status} {code}: {message}" if code else str(status)
         if status in (401, 403):
             return ConfigError(
@@ -372,7 +347,7 @@ class RemoteClassifier:
         if status >= 500:  # not ready, busy, or broken: another server may do
             retry_after = response.getheader("Retry-After", "")
             rest = float(retry_after) if retry_after.isdigit() else REST_AFTER_FAILURE_S
-            return _UnreachableError(f"answered {said}", rest)
+            return UnreachableError(f"answered {said}", rest)
         return ModelError(f"remote server {server.url} refused a batch: {said}")
 
 
@@ -388,10 +363,10 @@ class RemoteFeatureClassifier(RemoteClassifier):
         token: str | None = None,
         fallback: str = "local",
         max_request_images: int = MAX_REQUEST_IMAGES,
+        decode: bool = False,
     ) -> None:
-        super().__init__(
-            local, urls, token=token, fallback=fallback, max_request_images=max_request_images
-        )
+        super().__init__(local, urls, token=token, fallback=fallback,
+                         max_request_images=max_request_images, decode=decode)  # fmt: skip
         self.base_model_id = local.base_model_id
         self._features = local
 
@@ -411,14 +386,18 @@ def remote_classifier(
     token: str | None = None,
     fallback: str = "local",
     max_request_images: int = MAX_REQUEST_IMAGES,
+    decode: bool = False,
 ) -> RemoteClassifier:
     """``local``'s interface answered by the servers at ``urls`` (with features when
-    ``local`` gives them, so that personal learning works as it does here)."""
+    ``local`` gives them, so that personal learning works as it does here); with
+    ``decode`` the runner sends them the photos' files (``[model] remote_decode``)."""
     source = feature_classifier(local)
     if source is not None:
         return RemoteFeatureClassifier(
-            source, urls, token=token, fallback=fallback, max_request_images=max_request_images
-        )
+            source, urls, token=token, fallback=fallback,
+            max_request_images=max_request_images, decode=decode,
+        )  # fmt: skip
     return RemoteClassifier(
-        local, urls, token=token, fallback=fallback, max_request_images=max_request_images
-    )
+        local, urls, token=token, fallback=fallback,
+        max_request_images=max_request_images, decode=decode,
+    )  # fmt: skip

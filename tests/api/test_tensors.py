@@ -1,4 +1,5 @@
-"""``POST /classify/tensors``: the binary batch endpoint a remote daemon sends to.
+"""``POST /classify/tensors`` and ``/classify/files``: the binary batch endpoints a
+remote daemon sends to.
 
 A live server (uvicorn in a thread) with the image-dependent fake classifier: the
 answer must be the classifier's own float32 rows, bit for bit, with the model id;
@@ -7,17 +8,24 @@ every malformed or over-limit body gets the API's JSON error with its code.
 
 from __future__ import annotations
 
+import io
+
 import httpx
 import numpy as np
 import pytest
+from PIL import Image
 
 from scened.api import create_app
 from scened.api.settings import ApiSettings
+from scened.imaging import decoder_id, load_for_model, pixel_digest
 from scened.model.wire import (
+    FILES_PATH,
+    FILES_TYPE,
     PATH,
     REQUEST_TYPE,
     decode_answer,
     encode_batch,
+    encode_files,
 )
 
 from .helpers import FakeClassifier, LiveServer, ServerFactory, fake_probabilities
@@ -146,3 +154,63 @@ def test_the_endpoint_stays_out_of_the_openapi_document(server: LiveServer) -> N
     paths = httpx.get(f"{server.url}/openapi.json").json()["paths"]
 
     assert PATH not in paths
+
+
+# -- POST /classify/files ([model] remote_decode) ----------------------------------------
+
+
+def post_files(server: LiveServer, body: bytes, token: str | None = None) -> httpx.Response:
+    headers = {"Content-Type": FILES_TYPE}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return httpx.post(f"{server.url}{FILES_PATH}", content=body, headers=headers, timeout=30)
+
+
+def jpeg(colour: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), colour).save(out, "JPEG", quality=95)
+    return out.getvalue()
+
+
+def test_files_are_decoded_as_the_daemon_decodes_them_and_a_bad_one_fails_alone(
+    start_server: ServerFactory,
+) -> None:
+    server = start_server(token="secret", max_image_bytes=50_000)
+    red, big = jpeg((200, 30, 30)), jpeg((0, 0, 255)) + bytes(60_000)
+    files = [("red.jpg", red), ("notes.jpg", b"not a photo"), ("big.jpg", big)]
+
+    refused = post_files(server, encode_files(files))
+    response = post_files(server, encode_files(files), token="secret")
+
+    assert (refused.status_code, refused.json()["error"]) == (401, "unauthorized")
+    assert response.status_code == 200, response.text
+    answer = decode_answer(response.content)
+    pixels = load_for_model(red, size=SIDE)
+    assert answer.decoder == decoder_id()
+    assert answer.digests == (pixel_digest(pixels), None, None)
+    assert answer.errors[0] is None
+    assert answer.errors[1] == "not an image file (the content matches no known format)"
+    assert answer.errors[2] is not None and "[api] max_image_bytes" in answer.errors[2]
+    expected = fake_probabilities(pixels).astype(np.float32)
+    np.testing.assert_array_equal(answer.probabilities[0], expected)
+    assert not answer.probabilities[1:].any()  # the files that failed: rows of zeros
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "words"),
+    [
+        (b"", 400, "unsupported_file_type", "shorter than"),
+        (encode_batch(images(1)), 400, "unsupported_file_type", "does not start with"),
+        (encode_files([("a.jpg", b"12345")])[:-1], 400, "invalid_parameter", "ends first"),
+        (encode_files([("a.jpg", b"1")]) + b"x", 400, "invalid_parameter", "follow the 1 files"),
+        (encode_files([("a.jpg", b"")] * 65), 413, "too_many_images", "limit of 64"),
+    ],
+    ids=["empty", "tensors", "cut-short", "trailing", "too-many"],
+)
+def test_malformed_batches_of_files_get_the_apis_json_errors(
+    server: LiveServer, body: bytes, status: int, code: str, words: str
+) -> None:
+    response = post_files(server, body)
+
+    assert (response.status_code, response.json()["error"]) == (status, code)
+    assert words in response.json()["message"]

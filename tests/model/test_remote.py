@@ -1,96 +1,40 @@
 """Classifying on other machines, against real ``scened serve`` processes on 127.0.0.1.
 
-Every server is ``scened serve --port 0`` with the bundled model, started as a user
-would (its own process, a bearer token from ``SCENED_API_TOKEN``); the test waits for
-uvicorn's "running on" line, which comes after the model has loaded.  A server is
+Every server is ``scened serve --port 0`` with the bundled model
+(:class:`~tests.model.remote_servers.Serve`).  A server is
 "killed" with SIGKILL between two batches (by a hook in the classifier the pipeline
 calls, never by timing), and the results are compared with the same model run here.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import shutil
 import subprocess
-import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from PIL import Image, ImageOps
 
 from scened import hookimpl
 from scened.config import parse_config
 from scened.daemon.faults import is_transient
 from scened.daemon.service import classifier_from_config, run_library, settings_for
 from scened.errors import ConfigError
-from scened.imaging import load_for_model
-from scened.model import Classifier, load_classifier
+from scened.model import Classifier
 from scened.model.remote import (
     RemoteClassifier,
     RemoteFeatureClassifier,
     RemoteUnavailableError,
     remote_classifier,
 )
-from scened.model.runtime import FeatureClassifier, feature_classifier
+from scened.model.runtime import FeatureClassifier
 from scened.plugins import get_plugin_manager
 from scened.policies import build_policy
 from scened.types import Prediction
 
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "examples" / "photos"
-SCENED = str(Path(sys.executable).with_name("scened"))
-TOKEN = "remote-test-token"
-#: What float32 inference may differ by between two processes (same model, same batch).
-TOLERANCE = 1e-5
-_RUNNING = re.compile(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
-
-
-class Serve:
-    """``scened serve --port 0`` in its own process; ``url`` once it is serving."""
-
-    def __init__(self, tmp: Path, token: str = TOKEN) -> None:
-        config = tmp / f"serve-{id(self)}.toml"
-        config.write_text("[api]\nworkers = 1\n", encoding="utf-8")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SCENED_")}
-        env.update(SCENED_CONFIG=str(config), SCENED_API_TOKEN=token)
-        self.process = subprocess.Popen(
-            [SCENED, "serve", "--port", "0"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert self.process.stderr is not None
-        said = []
-        for line in self.process.stderr:  # ends when the process does
-            said.append(line)
-            if match := _RUNNING.search(line):
-                self.url = f"http://127.0.0.1:{match.group(1)}"
-                break
-        else:
-            raise RuntimeError(f"scened serve did not start: {''.join(said)}")
-        # keep reading what it logs, so that a full pipe never blocks it
-        threading.Thread(target=self.process.stderr.read, daemon=True).start()
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash or a power cut: nothing is closed politely."""
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-
-
-@pytest.fixture(scope="module")
-def local() -> FeatureClassifier:
-    """The bundled model, run here: what the remote answers must equal."""
-    classifier = feature_classifier(load_classifier())
-    assert classifier is not None
-    return classifier
+from .remote_servers import EXAMPLES, SCENED, TOKEN, TOLERANCE, Serve, photos, pixels, subjects
 
 
 @pytest.fixture(scope="module")
@@ -110,24 +54,6 @@ def fresh_pair(tmp_path: Path) -> Iterator[tuple[Serve, Serve]]:
     yield servers
     for server in servers:
         server.kill()
-
-
-def photos(folder: Path) -> list[Path]:
-    """Twelve real JPEGs: the four examples, mirrored and rotated."""
-    folder.mkdir(parents=True, exist_ok=True)
-    made = []
-    for source in sorted(EXAMPLES.glob("*.jpg")):
-        image = Image.open(source).convert("RGB")
-        for name, variant in (("", image), ("-mirror", ImageOps.mirror(image)),
-                              ("-turned", image.rotate(90, expand=True))):  # fmt: skip
-            path = folder / f"{source.stem}{name}.jpg"
-            variant.save(path, quality=92)
-            made.append(path)
-    return made
-
-
-def pixels(paths: list[Path], size: int) -> np.ndarray:
-    return np.stack([load_for_model(path, size=size) for path in paths])
 
 
 def test_remote_answers_equal_local_inference_and_use_both_servers(
@@ -300,17 +226,6 @@ def test_the_config_builds_a_remote_classifier_with_the_token_from_the_environme
     classifier.close()
 
     assert classifier.fallback == "fail" and classifier.servers[0].checked
-
-
-def subjects(folder: Path) -> dict[str, list[str]]:
-    """Each photo's XMP dc:subject, as exiftool reads it."""
-    out = subprocess.run(["exiftool", "-j", "-XMP-dc:Subject", str(folder)],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
-    found = {}
-    for record in json.loads(out):
-        value = record.get("Subject", [])
-        found[Path(record["SourceFile"]).name] = [value] if isinstance(value, str) else value
-    return found
 
 
 def scened_run(home: Path, folder: Path, *options: str, token: str = TOKEN) -> Any:
