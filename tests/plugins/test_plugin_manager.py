@@ -8,15 +8,21 @@ import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
 from scened import hookimpl
+from scened.config import parse_config
+from scened.daemon.service import run_library, settings_for
 from scened.errors import ConfigError, PluginError
 from scened.plugins import ScenedPluginManager, get_plugin_manager, plugin_descriptions
 from scened.policies import build_policy
 from scened.sinks import build_sinks, registered_sinks
 from scened.types import Prediction, TagResult
+
+from ..daemon.daemon_helpers import ColourClassifier, make_photo
+from ..metadata.photo_oracle import keyword_fields
 
 PLUGIN_SOURCE = '''
 """A third-party scened plugin: one sink, one policy, and a photo_tagged listener."""
@@ -131,18 +137,42 @@ def test_register_policies_hook(third_party: Callable[[], ModuleType]) -> None:
     assert policy.choose(Prediction((0.2, 0.8), ("Cat", "Dog"), "m")) == ["Hello Dog"]
 
 
-def test_photo_tagged_hook_is_called_with_keywords(
+def test_photo_tagged_hears_the_keywords_a_run_wrote_into_each_jpeg(
     third_party: Callable[[], ModuleType], tmp_path: Path
 ) -> None:
-    pm = get_plugin_manager()
-    prediction = Prediction((0.9, 0.1), ("Cat", "Dog"), "m")
-    pm.hook.photo_tagged(
-        path=tmp_path / "a.jpg", tags=["Cat"], prediction=prediction, library="home", dry_run=False
-    )
-    calls = third_party().TAGGED
-    assert calls == [
-        {"path": tmp_path / "a.jpg", "tags": ["Cat"], "library": "home", "dry_run": False}
-    ]
+    """The installed plugin's photo_tagged listener, through a real run of real JPEGs:
+    what it is told is what exiftool then reads from each photo; a dry run tells it
+    the same tags and writes nothing."""
+    folder = tmp_path / "library"
+    photos = [make_photo(folder / "red.jpg", "red"), make_photo(folder / "blue.jpg", "blue")]
+    table = {"path": str(folder), "name": "home", "sinks": [{"type": "xmp"}]}
+    config = parse_config({"state_dir": str(tmp_path / "state"), "libraries": [table]}, None)
+    pm = get_plugin_manager()  # imports the installed scened-hello
+
+    def run(dry_run: bool) -> list[dict[str, Any]]:
+        heard: list[dict[str, Any]] = third_party().TAGGED
+        heard.clear()
+        summary = run_library(config.libraries[0], config=config, classifier=ColourClassifier(),
+                              pm=pm, settings=settings_for(config, dry_run=dry_run))  # fmt: skip
+        assert (summary.failed, summary.error) == (0, ""), summary
+        return sorted(heard, key=lambda call: call["path"])
+
+    before = [photo.read_bytes() for photo in photos]
+    dry = run(dry_run=True)
+    assert [photo.read_bytes() for photo in photos] == before
+    assert [(c["path"].name, c["library"], c["dry_run"]) for c in dry] == [
+        ("blue.jpg", "home", True), ("red.jpg", "home", True)
+    ]  # fmt: skip
+
+    wet = run(dry_run=False)
+    assert [(c["path"].name, c["library"], c["dry_run"]) for c in wet] == [
+        ("blue.jpg", "home", False), ("red.jpg", "home", False)
+    ]  # fmt: skip
+    assert [list(c["tags"]) for c in wet] == [["Sky"], ["Sunset"]]
+    for call in wet:
+        written = keyword_fields(call["path"])
+        assert written["subject"] == written["iptc"] == list(call["tags"]), call
+    assert [c["tags"] for c in wet] == [c["tags"] for c in dry]
 
 
 def test_a_sink_name_registered_twice_is_an_error() -> None:
