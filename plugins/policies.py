@@ -18,7 +18,7 @@ from scened import hookimpl
 from scened.classes import UNKNOWN_TAG
 from scened.errors import ConfigError
 from scened.hookspecs import RegisterPolicy
-from scened.metadata.options import OptionReader
+from scened.options import OptionReader
 from scened.types import Policy, PolicyContext, Prediction
 
 #: Used when the model carries no thresholds of its own (a third-party model).

@@ -17,8 +17,8 @@ from typing import Any
 from scened import hookimpl
 from scened.errors import MetadataError
 from scened.hookspecs import RegisterSink
-from scened.metadata.options import OptionReader
-from scened.metadata.records import tag_record, untag_record
+from scened.options import OptionReader
+from scened.records import tag_record, untag_record
 from scened.types import Sink, TagResult
 
 

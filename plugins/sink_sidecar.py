@@ -16,8 +16,8 @@ from scened.errors import MetadataError
 from scened.hookspecs import RegisterSink
 from scened.metadata.fields import KeywordOptions
 from scened.metadata.formats import SidecarNaming, existing_sidecars, sidecar_for
-from scened.metadata.options import OptionReader, keyword_options, sidecar_naming
 from scened.metadata.tagger import KeywordWriter, provenance_of
+from scened.options import OptionReader, keyword_options, sidecar_naming
 from scened.types import Sink, TagResult
 
 

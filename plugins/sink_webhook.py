@@ -35,8 +35,8 @@ from urllib.parse import urlsplit
 
 from scened import __version__, hookimpl
 from scened.hookspecs import RegisterSink
-from scened.metadata.options import OptionReader
-from scened.metadata.records import tag_record, untag_record
+from scened.options import OptionReader
+from scened.records import tag_record, untag_record
 from scened.types import Sink, TagResult
 
 log = logging.getLogger(__name__)

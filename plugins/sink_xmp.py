@@ -32,8 +32,8 @@ from scened.metadata.formats import (
     placement_for,
     sidecar_for,
 )
-from scened.metadata.options import OptionReader, keyword_options, sidecar_naming
 from scened.metadata.tagger import KeywordWriter, provenance_of
+from scened.options import OptionReader, keyword_options, sidecar_naming
 from scened.types import Replaced, Sink, TagResult
 
 log = logging.getLogger(__name__)

@@ -40,8 +40,8 @@ from scened.errors import (
 from scened.hookspecs import RegisterClassifier, RegisterPolicy, RegisterSink
 from scened.metadata.fields import KeywordOptions
 from scened.metadata.formats import SidecarNaming
-from scened.metadata.options import OptionReader, keyword_options, sidecar_naming
 from scened.model.registry import ClassifierOptions, ClassifierSpec
+from scened.options import OptionReader, keyword_options, sidecar_naming
 from scened.policies import Refiner
 from scened.sinks import BaseSink
 from scened.types import (
