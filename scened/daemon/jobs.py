@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import os
 import stat
@@ -25,7 +26,7 @@ KEEP_IN_MEMORY_BYTES = 64 << 20
 KEPT_FOR_WRITING_BYTES = 48 << 20
 
 
-class Action:
+class Action(enum.StrEnum):
     """What a run does with a photo (decided while preparing it)."""
 
     PENDING = "pending"
@@ -47,12 +48,20 @@ class Action:
     DROPPED = "dropped"
 
 
+#: Photos a rescan settles without a change to the state (most of a rescan's).
+NOTHING_TO_RECORD = (Action.UNCHANGED, Action.FAILED_BEFORE)
+#: Photos whose tags go through the sinks.
+WRITES = (Action.CLASSIFY, Action.REUSE, Action.RESCORE)
+#: Photos whose tags stand: only their new signature is recorded (nothing is written).
+RECORD_ONLY = (Action.TOUCHED, Action.EDITED, Action.RECOGNISED)
+
+
 @dataclass
 class Job:
     """One photo on its way through the pipeline."""
 
     entry: FileEntry
-    action: str = Action.PENDING
+    action: Action = Action.PENDING
     previous: PhotoRecord | None = None
     digest: str | None = None
     pixels: np.ndarray | None = None

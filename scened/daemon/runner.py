@@ -20,7 +20,8 @@ transaction, after the group's folders are synced: a photo counts as done only o
 its new file is durable), then the ``photo_tagged`` hook is called.  Photos in the
 state database that the scan did not find are pruned
 (:mod:`scened.daemon.housekeeping`).  A photo another program is writing is left
-untouched for the next scan, not failed.
+untouched for the next scan, not failed.  The batcher's stage is in
+:mod:`scened.daemon.classifying`, the recording stage in :mod:`scened.daemon.recording`.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +38,7 @@ import numpy as np
 import pluggy
 
 from scened.config import LibraryConfig
+from scened.daemon.classifying import ClassifyStage
 from scened.daemon.decision import Known, Verdict, known_unless_untagged, verdict
 from scened.daemon.faults import (
     READ_ONLY,
@@ -47,20 +48,27 @@ from scened.daemon.faults import (
     mounted_read_only,
 )
 from scened.daemon.housekeeping import (
-    moved_library,
     photos_gone,
-    refuse_mass_disappearance,
     remove_leftovers,
 )
-from scened.daemon.jobs import Action, ContentBudget, Job, RunSummary, describe, read_photo
+from scened.daemon.jobs import (
+    WRITES,
+    Action,
+    ContentBudget,
+    Job,
+    RunSummary,
+    describe,
+    read_photo,
+)
 from scened.daemon.learner import Learner
 from scened.daemon.pipeline import Pipeline, Stages
 from scened.daemon.progress import Progress
 from scened.daemon.recognise import policy_digest, recorded_in_photo
+from scened.daemon.recording import RecordingStage
 from scened.daemon.scan import FileEntry, Scanner
 from scened.daemon.settle import Settler
-from scened.daemon.state import PhotoRecord, StateDB
-from scened.errors import ImageError, PhotoBusyError, ScenedError
+from scened.daemon.state import StateDB
+from scened.errors import PhotoBusyError, ScenedError
 from scened.imaging import load_for_model, pixel_digest
 from scened.metadata.atomic import directory_syncs_deferred
 from scened.metadata.lease import ignore_lease_breaks
@@ -71,9 +79,6 @@ from scened.sinks import build_sinks, for_writers
 from scened.types import Policy, Prediction, Replaced, Sink, TagResult
 
 log = logging.getLogger(__name__)
-
-#: Recorded for a failure worth retrying: no real file has this signature.
-UNKNOWN_STAT = FileEntry(Path(), 0, 0, -1, 0)
 
 
 @dataclass(frozen=True)
@@ -93,7 +98,7 @@ class RunSettings:
     wait_to_settle: bool = True
 
 
-class LibraryRun:
+class LibraryRun(ClassifyStage, RecordingStage):
     """Everything one scan of one library needs; :meth:`run` does the scan."""
 
     def __init__(
@@ -127,7 +132,6 @@ class LibraryRun:
         self._known: dict[bytes, Known] = {}
         self._policy_digest = policy_digest(library.policy_key)
         self._learner = Learner(state, library, classifier)
-        #: The classifier, when its servers decode the photos (``[model] remote_decode``).
         self._files = file_classifier(classifier)
         self._kept = ContentBudget()
 
@@ -317,71 +321,6 @@ class LibraryRun:
         job.action = _ACTION_FOR[decided]
         return True
 
-    # -- stage 2: batcher ----------------------------------------------------------------
-
-    def classify(self, jobs: list[Job]) -> None:
-        decoded = [job for job in jobs if job.pixels is not None]
-        files = [job for job in jobs if job.pixels is None]
-        if decoded:
-            batch = np.stack([job.pixels for job in decoded if job.pixels is not None])
-            self._choose(decoded, self._learner.classify(decoded, batch))
-        if files:  # [model] remote_decode: the servers decode them
-            self._classify_files(files)
-
-    def _classify_files(self, jobs: list[Job]) -> None:
-        """Send the photos' files to the servers that decode; then, knowing each one's
-        pixel digest, recognise the photos whose pixels were tagged before (as
-        :meth:`prepare` does for a photo decoded here) and choose tags for the rest."""
-        sent: list[Job] = []
-        files: list[tuple[str, bytes]] = []
-        for job in jobs:
-            try:
-                files.append((job.path.name, self._bytes_to_send(job)))
-                sent.append(job)
-            except Exception as exc:
-                self.fail(job, exc)
-        features = self._learner.features is not None
-        assert self._files is not None
-        answers = self._files.classify_files(files, features=features)
-        chosen: list[Job] = []
-        outputs: list[np.ndarray] = []
-        found: list[np.ndarray] = []
-        for job, answer in zip(sent, answers, strict=True):
-            if answer.error is not None:
-                self.fail(job, ImageError(answer.error, job.path))
-                continue
-            job.pixel_digest = answer.pixel_digest
-            if self._recognised(job, job.known, job.content):
-                continue
-            assert answer.probabilities is not None  # a file without an error has them
-            chosen.append(job)
-            outputs.append(answer.probabilities)
-            if answer.features is not None:
-                found.append(answer.features)
-        if chosen:
-            stacked = np.stack(found) if features else None
-            self._choose(chosen, self._learner.predictions(chosen, np.stack(outputs), stacked))
-
-    def _bytes_to_send(self, job: Job) -> bytes:
-        """The photo's bytes as hashed: kept, or read again (and checked unchanged)."""
-        if job.content is not None:
-            return job.content
-        digest, data = read_photo(job.path)
-        if digest != job.digest or data is None:
-            raise PhotoBusyError("changed since it was read; left for the next scan", job.path)
-        return data
-
-    def _choose(self, jobs: list[Job], predictions: list[Prediction]) -> None:
-        """The policy's tags for each prediction (a policy error fails that photo)."""
-        assert self._policy is not None
-        for job, prediction in zip(jobs, predictions, strict=True):
-            job.pixels = None
-            job.prediction = prediction
-            try:
-                job.tags = tuple(self._policy.choose(prediction))
-            except Exception as exc:
-                self.fail(job, exc)
-
     # -- stage 3: finish (calling thread) ----------------------------------------------
 
     def fail(self, job: Job, error: Exception) -> None:
@@ -411,7 +350,7 @@ class LibraryRun:
                     self._drop_content(job)
         except OSError as exc:  # a folder could not be synced: not durable, not done
             for job in jobs:
-                if job.action in _WRITES:
+                if job.action in WRITES:
                     self.fail(job, exc)
                     job.retry = True
 
@@ -445,119 +384,6 @@ class LibraryRun:
                 )
                 self._halt.set()
 
-    # -- stage 4: finish (calling thread) ----------------------------------------------
-
-    def finish(self, jobs: list[Job]) -> None:
-        """Record and count a group of photos (one transaction), then tell the plugins."""
-        quiet = self.settings.dry_run or all(job.action in _NOTHING_TO_RECORD for job in jobs)
-        group = nullcontext() if quiet else self.state.transaction()
-        try:
-            with group:
-                for job in jobs:
-                    try:
-                        self._finish_one(job)
-                    except sqlite3.Error as exc:  # halt the writers at once
-                        self._state_failed(exc)
-                        raise
-        except sqlite3.Error as exc:  # the group's records are rolled back; its photos
-            self._state_failed(exc)  # carry their own record: the next scan knows them
-        for job in jobs:
-            self._drop_content(job)
-            if self._state_error is None:
-                self._notify_plugins(job)
-
-    def _finish_one(self, job: Job) -> None:
-        if self._state_error is not None or job.action == Action.DROPPED:
-            return  # left as it is for the next scan: nothing is written unrecorded
-        self.summary.found += 1
-        if job.action in _WRITES:
-            if self.settings.dry_run:
-                self.progress.note(f"would tag {job.path}: {', '.join(job.tags)}")
-            elif job.after is not None:
-                self._record(job, job.after)
-        if job.action in _RECORD_ONLY and not self.settings.dry_run:
-            self._record(job, job.entry)
-        if job.action != Action.FAILED and not self.settings.dry_run:
-            self._learner.remember(job)
-        self._count(job)
-
-    def _record(self, job: Job, after: FileEntry) -> None:
-        try:
-            digest = job.digest or read_photo(job.path)[0]
-        except ScenedError as exc:
-            self.fail(job, exc)
-            return
-        self.state.record(self._row(job, after, digest))
-
-    def _row(self, job: Job, entry: FileEntry, digest: str | None) -> PhotoRecord:
-        if job.prediction is not None:
-            probabilities: tuple[float, ...] | None = job.prediction.probabilities
-        else:
-            probabilities = None if job.previous is None else job.previous.probabilities
-        return PhotoRecord(
-            library=self.library.name, path=job.path, device=entry.device, inode=entry.inode,
-            size=entry.size, mtime_ns=entry.mtime_ns, content_hash=digest,
-            model_id=self.model_id, policy=self.library.policy_key,
-            probabilities=probabilities, tags=job.tags,
-            outcome="failed" if job.action == Action.FAILED else "tagged",
-            error=job.error or None, pixel_digest=job.pixel_digest,
-        )  # fmt: skip
-
-    def _notify_plugins(self, job: Job) -> None:
-        """``photo_tagged`` or ``photo_failed``, after the group's transaction (a slow
-        plugin never holds the state's write lock); a plugin's exception is logged."""
-        try:
-            if job.action in _WRITES:
-                self.pm.hook.photo_tagged(
-                    path=job.path, tags=list(job.tags), prediction=job.prediction,
-                    library=self.library.name, dry_run=self.settings.dry_run,
-                )  # fmt: skip
-            elif job.action == Action.FAILED:
-                self.pm.hook.photo_failed(path=job.path, error=job.error, library=self.library.name)
-        except Exception:
-            event = "photo_tagged" if job.action in _WRITES else "photo_failed"
-            log.warning("%s: a %s hook failed", job.path, event, exc_info=True)
-
-    def _count(self, job: Job) -> None:
-        summary, action = self.summary, job.action
-        if action in (Action.UNCHANGED, *_RECORD_ONLY):
-            summary.unchanged += 1
-        elif action == Action.FAILED_BEFORE:
-            summary.failed_before += 1
-        elif action == Action.LEFT:
-            summary.skipped.append((job.path, job.error))
-        elif action == Action.FAILED:
-            summary.failed += 1
-            summary.failures.append((job.path, job.error))
-            if not self.settings.dry_run:
-                entry = UNKNOWN_STAT if job.retry else job.entry
-                self.state.record(self._row(job, entry, job.digest))
-        else:
-            summary.tagged += 1
-            summary.classified += action == Action.CLASSIFY
-            summary.untagged += not job.tags
-            summary.reused += action == Action.REUSE
-        outcome = {Action.CLASSIFY: "tagged", Action.REUSE: "tagged",
-                   Action.RESCORE: "tagged"}.get(action, action)  # fmt: skip
-        self.progress.photo(outcome, job.path, job.error, job.tags)
-
-    def _forget_gone(
-        self, gone: list[Path], known: int, seen: int, location: tuple[int, int] | None
-    ) -> None:
-        """Forget photos that are gone, unless the library looks lost rather than emptied."""
-        recorded = self.state.library_location(self.library.name)
-        error = refuse_mass_disappearance(gone, known, seen, self.library) or moved_library(
-            gone, recorded, location, self.library
-        )
-        if not self.settings.dry_run and location is not None and location != recorded:
-            self.state.set_library_location(self.library.name, location)
-        if error:
-            self.summary.error = error
-            return
-        self.summary.pruned = len(gone)
-        if gone and not self.settings.dry_run:
-            self.state.forget(gone)
-
     def _close_sinks(self) -> None:
         for sink in self._sinks:
             try:
@@ -567,12 +393,6 @@ class LibraryRun:
 
 
 _ACTION_FOR = {Verdict.UNCHANGED: Action.UNCHANGED, Verdict.FAILED_BEFORE: Action.FAILED_BEFORE}
-#: Photos a rescan settles without a change to the state (most of a rescan's).
-_NOTHING_TO_RECORD = (Action.UNCHANGED, Action.FAILED_BEFORE)
-#: Photos whose tags go through the sinks.
-_WRITES = (Action.CLASSIFY, Action.REUSE, Action.RESCORE)
-#: Photos whose tags stand: only their new signature is recorded (nothing is written).
-_RECORD_ONLY = (Action.TOUCHED, Action.EDITED, Action.RECOGNISED)
 
 
 def _needs_model(job: Job) -> bool:
@@ -580,7 +400,7 @@ def _needs_model(job: Job) -> bool:
 
 
 def _needs_write(job: Job) -> bool:
-    return job.action in _WRITES
+    return job.action in WRITES
 
 
 def _load(source: Path | bytes, path: Path, size: int) -> np.ndarray:
