@@ -1,6 +1,6 @@
 """The ``webhook`` sink: POSTs batches of tag records to a URL.
 
-Records are the json sink's (:func:`scened.metadata.records.tag_record`), sent
+Records are the json sink's (:func:`scened.records.tag_record`), sent
 as ``{"records": [...]}`` by a background thread, so a slow or dead receiver
 never holds up tagging: each batch is tried ``retries + 1`` times with
 exponential backoff and then dropped with a warning.

@@ -23,7 +23,7 @@ from scened.daemon.decision import Verdict, verdict
 from scened.daemon.scan import Scanner
 from scened.daemon.service import classifier_from_config
 from scened.daemon.state import DB_NAME, StateDB
-from scened.errors import ScenedError
+from scened.errors import LibraryError, StateError
 from scened.learning.personal import head_path, personal_for
 from scened.model.registry import expected_model_id
 from scened.model.runtime import Classifier
@@ -79,7 +79,7 @@ def _open_state(state_dir: Path) -> StateDB:
     database = state_dir / DB_NAME
     if database.is_file() and not state.readonly:
         state.close()
-        raise ScenedError(
+        raise StateError(
             "cannot be read as this user (another user's state, such as the service's?): "
             "run scened status as the user scened runs as, e.g. sudo -u scened",
             database,
@@ -158,7 +158,7 @@ def _pending(library: LibraryConfig, state: StateDB, model_id: str) -> int | str
             failed = recorded is not None and not recorded.tagged
             if not failed and verdict(recorded, entry.signature) is Verdict.NEEDS_WORK:
                 pending += 1
-    except ScenedError as exc:  # a missing library folder, reported in place of the count
+    except LibraryError as exc:  # a missing library folder, reported in place of the count
         return f"unknown ({exc.message})"
     return pending
 

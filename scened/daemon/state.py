@@ -27,7 +27,7 @@ from typing import Any
 from scened.daemon.decision import Known
 from scened.daemon.state_repair import check_integrity, is_damage, move_aside, state_folder_lock
 from scened.daemon.state_schema import MIGRATIONS as MIGRATIONS
-from scened.errors import ScenedError
+from scened.errors import StateError
 
 DB_NAME = "state.sqlite3"
 
@@ -108,9 +108,9 @@ class StateDB:
                     move_aside(path, exc)
                 return cls._open_checked(path)
         except sqlite3.Error as exc:
-            raise ScenedError(f"cannot open the state database: {exc}", path) from None
+            raise StateError(f"cannot open the state database: {exc}", path) from None
         except OSError as exc:
-            raise ScenedError(
+            raise StateError(
                 f"cannot create the state folder: {exc.strerror}", state_dir
             ) from None
 
@@ -137,7 +137,7 @@ class StateDB:
                 db.close()
             except sqlite3.Error as exc:
                 if is_damage(exc):
-                    raise ScenedError(
+                    raise StateError(
                         f"the state database is damaged ({exc}); the next run moves it "
                         "aside and rebuilds it from the photos' own records",
                         path,

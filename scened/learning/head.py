@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import minimize
 
 EPS = 1e-6
 #: Principal components of the library's features the head works on.
@@ -146,6 +145,8 @@ def fit(
         return float(loss), np.concatenate([grad_w.ravel(), grad_b])
 
     start = np.zeros(k * c + c)
+    from scipy.optimize import minimize  # here: a third of every scened start otherwise
+
     result = minimize(loss_and_gradient, start, jac=True, method="L-BFGS-B",
                       options={"maxiter": 500})  # fmt: skip
     theta = result.x
