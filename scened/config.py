@@ -10,14 +10,15 @@ known key for a typo.  What can be checked without touching the disk is checked 
 every load; whether each library folder exists and can be written is checked by
 ``scened config check`` (:mod:`scened.cli.config_cmd`), since a share that is not
 mounted at the moment is no configuration error for the daemon.
+
+What a valid configuration becomes (:class:`Config`, one frozen dataclass per table,
+and the defaults) is :mod:`scened.config_tables`; its names are importable from here.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import difflib
-import json
 import os
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,141 +30,57 @@ import jsonschema
 import platformdirs
 import tomli_w
 
-from scened.api.settings import config_defaults as api_config_defaults
 from scened.config_schema import CONFIG_SCHEMA, CRON_ALIASES
+from scened.config_tables import (
+    DEFAULT_API,
+    DEFAULT_CLUSTER,
+    DEFAULT_LIBRARY,
+    DEFAULT_MODEL,
+    DEFAULT_PIPELINE,
+    ClusterConfig,
+    Config,
+    LibraryConfig,
+    ModelConfig,
+    PipelineConfig,
+    build_config,
+    cron_line,
+    default_library_name,
+    library_config,
+)
 from scened.errors import ConfigError
-from scened.policies import STACK, WRITE_POLICY
+
+__all__ = [
+    "DEFAULT_API",
+    "DEFAULT_CLUSTER",
+    "DEFAULT_LIBRARY",
+    "DEFAULT_MODEL",
+    "DEFAULT_PIPELINE",
+    "ENV_CONFIG",
+    "SYSTEM_CONFIG",
+    "ClusterConfig",
+    "Config",
+    "InvalidConfigError",
+    "LibraryConfig",
+    "MachineChecks",
+    "ModelConfig",
+    "PipelineConfig",
+    "Problem",
+    "cron_line",
+    "cron_problem",
+    "default_state_dir",
+    "describe_key",
+    "dotted_key",
+    "find_config_file",
+    "load_config",
+    "merge_defaults",
+    "parse_config",
+    "schema_problems",
+    "structural_problems",
+    "to_toml",
+]
 
 ENV_CONFIG = "SCENED_CONFIG"
 SYSTEM_CONFIG = Path("/etc/scened/config.toml")
-
-DEFAULT_MODEL: dict[str, Any] = {"runtime": "litert", "batch_size": 8, "threads": 0}
-DEFAULT_PIPELINE: dict[str, Any] = {"readers": 2, "writers": 2, "queue_size": 32}
-#: ``[api]``'s defaults: those of :class:`scened.api.settings.ApiSettings`.
-DEFAULT_API: dict[str, Any] = api_config_defaults()
-#: ``[cluster]``: tagging on Dask workers (:mod:`scened.daemon.cluster`), not in ``merged``.
-DEFAULT_CLUSTER: dict[str, Any] = {"batch_size": 32, "connect_timeout": 10.0}
-DEFAULT_LIBRARY: dict[str, Any] = {
-    "include": [],
-    "exclude": [],
-    "policy": {"type": WRITE_POLICY},
-    "sinks": [{"type": "xmp"}],
-    "schedule": {"interval": 3600},
-}
-
-
-@dataclass(frozen=True)
-class LibraryConfig:
-    """One photo library: where it is, what to scan, how to tag it and when."""
-
-    name: str
-    path: Path
-    include: tuple[str, ...]
-    exclude: tuple[str, ...]
-    policy: Mapping[str, Any]
-    sinks: tuple[Mapping[str, Any], ...]
-    schedule: Mapping[str, Any]
-    #: Above this share of known photos missing, a scan forgets nothing (an unmounted
-    #: share, a vanished root) and reports one library-level error instead.
-    max_missing_share: float = 0.5
-    #: The daemon learns a personal model once this many new labels (None: never).
-    learn_after_labels: int | None = None
-    #: A folder or photo inside ``path`` that limits one run to it (``scened run --once
-    #: SUBFOLDER`` or ``PHOTO``): the library's settings and state, only that part
-    #: scanned and pruned.  None: the whole library.
-    scope: Path | None = None
-
-    def covers(self, path: Path) -> bool:
-        """Whether ``path`` (absolute, resolved) is within this run's scope."""
-        return path.is_relative_to(self.scope or self.path)
-
-    def limited_to(self, path: Path) -> LibraryConfig:
-        """This library limited to ``path`` (resolved, inside it); itself for its root."""
-        return self if path == self.path else dataclasses.replace(self, scope=path)
-
-    @property
-    def policy_name(self) -> str:
-        return str(self.policy["type"])
-
-    @property
-    def policy_options(self) -> dict[str, Any]:
-        return {k: v for k, v in self.policy.items() if k != "type"}
-
-    @property
-    def policy_key(self) -> str:
-        """The policy and its options as canonical JSON: a change means re-tagging."""
-        return json.dumps(dict(self.policy), sort_keys=True, separators=(",", ":"))
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    path: Path | None
-    runtime: str
-    batch_size: int
-    threads: int
-    #: A registered model (``scened plugins`` lists them); ``path`` wins when both are set.
-    name: str | None = None
-    #: ``scened serve`` URLs that classify the batches (:mod:`scened.model.remote`).
-    remote: tuple[str, ...] = ()
-    #: Their bearer token (else ``$SCENED_REMOTE_TOKEN``); kept out of ``repr``.
-    remote_token: str | None = dataclasses.field(default=None, repr=False)
-    #: When no remote server answers: ``"local"`` (classify here) or ``"fail"``.
-    remote_fallback: str = "local"
-    #: Send the photos' files instead of their pixels: the servers decode them.
-    remote_decode: bool = False
-
-
-@dataclass(frozen=True)
-class PipelineConfig:
-    readers: int
-    queue_size: int
-    #: Threads writing keywords at once, each with a metadata worker process.
-    writers: int = 2
-    #: A new or changed photo is read only once unchanged this long (None: the default
-    #: of the mode, see :func:`scened.daemon.service.settings_for`).
-    settle_seconds: float | None = None
-
-
-@dataclass(frozen=True)
-class ClusterConfig:
-    """``[cluster]``: ``run --once`` tags on the workers of this Dask scheduler."""
-
-    #: The scheduler's address (``tcp://host:8786``); None: tag on this machine.
-    scheduler: str | None = None
-    #: Photos sent to a worker in one task.
-    batch_size: int = DEFAULT_CLUSTER["batch_size"]
-    #: Seconds to wait for the scheduler to answer before giving up.
-    connect_timeout: float = DEFAULT_CLUSTER["connect_timeout"]
-
-
-@dataclass(frozen=True)
-class Config:
-    """The validated configuration, with every default filled in."""
-
-    source: Path | None
-    state_dir: Path
-    model: ModelConfig
-    pipeline: PipelineConfig
-    api: Mapping[str, Any]
-    libraries: tuple[LibraryConfig, ...]
-    merged: Mapping[str, Any]
-    cluster: ClusterConfig = ClusterConfig()
-
-    def library_for(self, path: Path) -> LibraryConfig:
-        """The library ``path`` belongs to, limited to ``path`` (:attr:`LibraryConfig.scope`).
-
-        A folder or photo inside a configured library runs with that library's
-        settings and state.  Anything else is an ad-hoc library with the defaults, named
-        by its folder's absolute path: ``path`` itself, or for a photo its folder, so a
-        photo given alone is tagged and recorded exactly as a scan of its folder would.
-        """
-        resolved = path.expanduser().resolve()
-        for library in self.libraries:
-            if resolved.is_relative_to(library.path):
-                return library.limited_to(resolved)
-        folder = resolved if resolved.is_dir() or not resolved.exists() else resolved.parent
-        adhoc = _library(dict(DEFAULT_LIBRARY, path=str(folder), name=str(folder)))
-        return adhoc.limited_to(resolved)
 
 
 def find_config_file(explicit: Path | None = None) -> Path | None:
@@ -230,28 +147,7 @@ def parse_config(
         raise InvalidConfigError(
             [ConfigError(message, source, key=key) for key, message in problems]
         )
-    merged = merge_defaults(data)
-    model = merged["model"]
-    return Config(
-        source=source,
-        state_dir=Path(merged["state_dir"]).expanduser(),
-        model=ModelConfig(
-            path=Path(model["path"]).expanduser() if "path" in model else None,
-            name=model.get("name"),
-            runtime=model["runtime"],
-            batch_size=model["batch_size"],
-            threads=model["threads"],
-            remote=tuple(model.get("remote", ())),
-            remote_token=model.get("remote_token"),
-            remote_fallback=model.get("remote_fallback", "local"),
-            remote_decode=model.get("remote_decode", False),
-        ),
-        pipeline=PipelineConfig(**merged["pipeline"]),
-        api=merged["api"],
-        libraries=tuple(_library(lib) for lib in merged["libraries"]),
-        merged=merged,
-        cluster=ClusterConfig(**{**DEFAULT_CLUSTER, **merged.get("cluster", {})}),
-    )
+    return build_config(merge_defaults(data), source)
 
 
 class InvalidConfigError(ConfigError):
@@ -331,7 +227,7 @@ def structural_problems(
             placed.append((index, folder))
         if index in skip:
             continue
-        table = {**DEFAULT_LIBRARY, "name": _default_name(library), **library}
+        table = {**DEFAULT_LIBRARY, "name": default_library_name(library), **library}
         if table["name"] in seen:
             message = f"the name is also library {seen[table['name']] + 1}'s (give each its own)"
             problems.append((f"{where}: name", message))
@@ -340,7 +236,7 @@ def structural_problems(
         if cron is not None and (problem := cron_problem(cron)):
             problems.append((f"{where}: schedule.cron", problem))
         if checks is not None and folder is not None and folder.is_absolute():
-            found = checks.library(_library(table))
+            found = checks.library(library_config(table))
             problems += [(f"{where}: {key}", message) for key, message in found]
     return problems
 
@@ -361,11 +257,6 @@ def _unknown_key(unknown: str, known: Sequence[str]) -> str:
     if nearest:
         return f"unknown key (did you mean '{nearest[0]}'?)"
     return f"unknown key (known here: {', '.join(known)})"
-
-
-def cron_line(cron: str) -> str:
-    """``cron`` as a 5-field crontab line (a ``@daily``-style alias expanded)."""
-    return CRON_ALIASES.get(cron.strip().lower(), cron)
 
 
 def cron_problem(cron: str) -> str:
@@ -413,7 +304,7 @@ def _library_name(data: Mapping[str, Any] | None, index: int) -> str:
     name = table.get("name")
     if isinstance(name, str) and name:
         return name
-    return _default_name(table) if isinstance(table.get("path"), str) else ""
+    return default_library_name(table) if isinstance(table.get("path"), str) else ""
 
 
 def merge_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -424,7 +315,7 @@ def merge_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
     merged["pipeline"] = {**DEFAULT_PIPELINE, **merged.get("pipeline", {})}
     merged["api"] = {**DEFAULT_API, **merged.get("api", {})}
     merged["libraries"] = [
-        {**copy.deepcopy(DEFAULT_LIBRARY), "name": _default_name(lib), **lib}
+        {**copy.deepcopy(DEFAULT_LIBRARY), "name": default_library_name(lib), **lib}
         for lib in merged.get("libraries", [])
     ]
     return merged
@@ -440,36 +331,3 @@ def default_state_dir() -> Path:
 
 def to_toml(merged: Mapping[str, Any]) -> str:
     return tomli_w.dumps(dict(merged))
-
-
-def _default_name(library: Mapping[str, Any]) -> str:
-    return Path(str(library.get("path", ""))).expanduser().name or "library"
-
-
-def _schedule(table: Mapping[str, Any]) -> dict[str, Any]:
-    """The schedule as the daemon reads it: a cron alias is expanded (:func:`cron_line`)."""
-    schedule = dict(table)
-    if "cron" in schedule:
-        schedule["cron"] = cron_line(str(schedule["cron"]))
-    return schedule
-
-
-def _policy(policy: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """A list of policies is the built-in stack, run in order (:mod:`scened.policies`)."""
-    if isinstance(policy, Mapping):
-        return dict(policy)
-    return {"type": STACK, "policies": [dict(part) for part in policy]}
-
-
-def _library(table: Mapping[str, Any]) -> LibraryConfig:
-    return LibraryConfig(
-        name=str(table["name"]),
-        path=Path(table["path"]).expanduser().resolve(),
-        include=tuple(table["include"]),
-        exclude=tuple(table["exclude"]),
-        policy=_policy(table["policy"]),
-        sinks=tuple(dict(sink) for sink in table["sinks"]),
-        schedule=_schedule(table["schedule"]),
-        max_missing_share=float(table.get("max_missing_share", 0.5)),
-        learn_after_labels=table.get("learn", {}).get("after_labels"),
-    )
