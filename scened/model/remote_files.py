@@ -71,11 +71,15 @@ def check_decoder(theirs: str, server: str) -> str | None:
     ours = decoder_id()
     if theirs == ours:
         return None
+    mine, yours = ours.split("; "), (theirs or "no decoder named").split("; ")
+    if len(mine) == len(yours):  # name only the decoders that differ
+        differ = [(m, y) for m, y in zip(mine, yours, strict=True) if m != y]
+        mine, yours = [m for m, _ in differ], [y for _, y in differ]
     return (
-        f"{server} decodes with [{theirs}] but this machine with [{ours}]: with "
-        "remote_decode both must decode alike (the pixel digests that recognise "
-        "keyword-only edits come from the decode); install the same versions there, "
-        "or set remote_decode = false"
+        f"{server} decodes with {'; '.join(yours)} but this machine with "
+        f"{'; '.join(mine)}: with remote_decode both must decode alike (the pixel "
+        "digests that recognise keyword-only edits come from the decode); install the "
+        "same versions there, or set remote_decode = false"
     )
 
 

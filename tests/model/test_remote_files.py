@@ -190,7 +190,9 @@ class OtherDecoders(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers["Content-Length"]))
         empty = np.zeros((0, 36), np.float32)
-        decoder = "Pillow 9.0.0 (libjpeg-turbo 2.0.6)" if self.path.startswith(FILES_PATH) else ""
+        theirs = decoder_id().split("; ")
+        theirs[1] = "Pillow 9.0.0 (libjpeg-turbo 2.0.6)"
+        decoder = "; ".join(theirs) if self.path.startswith(FILES_PATH) else ""
         answer = Answer(self.model_id, self.model_id, empty, None, (), (), decoder)
         self._answer("application/x-scened-probabilities", encode_answer(answer))
 
@@ -225,7 +227,11 @@ def test_a_server_that_decodes_with_other_libraries_is_one_line_at_the_check(
 
     message = str(refused.value)
     assert "\n" not in message and url in message
-    assert "Pillow 9.0.0" in message and decoder_id() in message
+    ours = decoder_id().split("; ")[1]  # only the decoder that differs is named
+    assert (
+        f"decodes with Pillow 9.0.0 (libjpeg-turbo 2.0.6) but this machine with {ours}:" in message
+    )
+    assert "pillow-heif" not in message
     assert refused.value.key == "model.remote_decode"
 
 
