@@ -5,8 +5,8 @@ when it is likely (``min_probability``), a second only when it is likely in its
 own right (``second_probability``), and no keyword at all (never ``Unknown``)
 when nothing is.  Its defaults are the thresholds the model's training chose on
 photos of unseen sources for a tag precision of at least 0.9 (``model.json``
-``policies.precision``).  ``default`` is the SPEC's formula (the REST API's
-default); ``threshold`` is the configurable general case.
+``policies.precision``).  ``default`` is the original tag formula (the REST API's
+default); ``threshold`` is the configurable general case.  Each rule: docs/tags.md.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ PRECISION_DEFAULTS = {"min_probability": 0.5, "second_probability": 0.5}
 
 
 class DefaultPolicy:
-    """The SPEC formula: p1 > 0.9 → top class; p1 + p2 > 0.5 → top two; else ``Unknown``."""
+    """The original formula (docs/tags.md): p1 > 0.9 → top class; p1 + p2 > 0.5 → top two;
+    else ``Unknown``."""
 
     def choose(self, prediction: Prediction) -> list[str]:
         (c1, p1), (c2, p2) = prediction.top(2)

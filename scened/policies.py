@@ -33,8 +33,8 @@ if TYPE_CHECKING:  # the model runtime (numpy, litert) is not needed to read a c
 #: The policy that chooses what is written into photos when a library names none:
 #: precision first (no keyword rather than a doubtful one, never ``Unknown``).
 WRITE_POLICY = "precision"
-#: The policy of the REST API when a request names none (the SPEC formula; its
-#: existing clients depend on it).
+#: The policy of the REST API when a request names none (the original tag formula,
+#: docs/tags.md; its existing clients depend on it).
 API_POLICY = "default"
 #: The built-in policy that runs several in order (what a list of policies is read as).
 #: Reserved: a plugin may not register a policy of this name.

@@ -6,7 +6,7 @@ past that, both run the same checks and the same decoding.
 
 The pixels are made by :func:`scened.imaging.load_for_model`, the function the
 daemon and ``scened classify`` use, so an image gets the same tags whichever way
-it reaches scened.  What is accepted is the SPEC's: JPEG and PNG (decided by the
+it reaches scened.  What is accepted (docs/api.md): JPEG and PNG (decided by the
 content, never by a data URL's label) in the RGB, RGBA or CMYK colour mode.
 These functions are blocking; the app runs them in a thread pool.
 """
@@ -59,7 +59,7 @@ class ImageLimits:
 
 
 def parse_images(body: bytes | bytearray, max_images: int) -> list[object]:
-    """The ``images`` list of a ``POST /classify`` body, or the SPEC's error for its shape.
+    """The ``images`` list of a ``POST /classify`` body, or the error for its shape (docs/api.md).
 
     A bounded parse (:mod:`scened.api.bodyparse`): a body made of millions of lists,
     numbers or keys is refused without building them; an entry that is not a string
@@ -126,7 +126,7 @@ def decode_base64(index: int, entry: object, max_image_bytes: int) -> bytes:
 
 
 def check_image(index: int, data: bytes, max_pixels: int, *, kind: str = _BASE64) -> None:
-    """Refuse what the SPEC does not accept, from the header alone (nothing decoded).
+    """Refuse what the API does not accept (docs/api.md), from the header alone (nothing decoded).
 
     ``kind`` (``"base64"`` or ``"file"``) only words the error message.
     """
@@ -165,7 +165,7 @@ def _image_error(index: int, exc: Exception, kind: str = _BASE64) -> ApiError:
 
 
 def _not_an_image(index: int, reason: str, kind: str = _BASE64) -> ApiError:
-    """``not_a_base64_image``: the SPEC's code for an entry that is not an image, either form."""
+    """``not_a_base64_image``: the code for an entry that is not an image, in either form."""
     message = f"image {index} is not a base64 image: {reason}"
     if kind == _FILE:
         message = f"image {index}: {reason}"

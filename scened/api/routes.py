@@ -1,4 +1,4 @@
-"""The endpoints: ``POST /classify`` (the API's contract) and ``GET /health``.
+"""The endpoints: ``POST /classify`` (the API's contract, docs/api.md) and ``GET /health``.
 
 ``POST /classify`` takes the API's JSON body or, with the same answers, errors
 and limits, ``multipart/form-data`` with one ``file`` field per photo

@@ -10,7 +10,7 @@ from scened.api.errors import ErrorCode
 
 
 class ClassifyRequest(BaseModel):
-    """The body of ``POST /classify`` (the API's contract: docs/api-behind-proxy.md)."""
+    """The body of ``POST /classify`` (the API's contract: docs/api.md)."""
 
     images: list[str] = Field(
         description="Images as plain base64 or as data:image/...;base64, URLs. "

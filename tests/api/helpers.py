@@ -7,8 +7,8 @@ can check that it got the answer for ITS image:
 * its probability is ``0.45 + 0.54 * mean_green / 255``;
 * the next class (index + 1, wrapping) gets 80 % of the rest.
 
-With the SPEC's default policy a green image (p1 > 0.9) gets one tag, a dark
-green one gets two.
+With the default policy (docs/tags.md) a green image (p1 > 0.9) gets one tag, a
+dark green one gets two.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from scened.model.runtime import BUNDLED_MODEL_DIR
 def test_real_photos_get_the_tags_classify_prints(real_photos: list[Path]) -> None:
     photos = real_photos[:4]
     classify = subprocess.run(
-        # the API answers with the SPEC formula by default (its clients depend on it)
+        # the API answers with the original formula by default (docs/tags.md)
         [sys.executable, "-m", "scened", "classify", "--json", "--policy", "default",
          *map(str, photos)],
         capture_output=True, text=True, check=True,

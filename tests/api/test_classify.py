@@ -1,4 +1,4 @@
-"""The SPEC's contract of POST /classify, through a real uvicorn server and httpx."""
+"""The contract of POST /classify (docs/api.md), through a real uvicorn server and httpx."""
 
 from __future__ import annotations
 
