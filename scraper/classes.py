@@ -1,6 +1,6 @@
-"""The class list: the 36 SPEC classes by default, or a file, or names given by the user.
+"""The class list: scened's 36 scene classes by default, or a file, or names given by the user.
 
-The list is a copy of the SPEC's (docs/SPEC.md, "The model"), in the same order: the
+The list is a copy of ``scened.classes.CLASSES`` (docs/tags.md), in the same order: the
 scraper must not import the ``scened`` runtime to read it.
 """
 
@@ -74,7 +74,7 @@ def build_class_queries(
     """Combine the command's class options into the final, de-duplicated query list.
 
     The classes are ``names`` (from the command line) or those of ``class_file`` (not
-    both), else the SPEC's.  ``extra_per_class`` holds ``Class=words`` items; they
+    both), else scened's 36.  ``extra_per_class`` holds ``Class=words`` items; they
     replace the file's words for that class, and ``extra_for_all`` is appended to every
     query.
     """

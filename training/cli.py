@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from .backbones import BACKBONE_NAMES, DEFAULT_BACKBONE
-from .classes import SPEC_CLASSES
+from .classes import CLASSES
 from .data import DatasetError
 
 #: What to install when a module of a training run is missing, by top-level module.
@@ -47,7 +47,7 @@ def _class_list(data_dir: Path, classes_file: Path | None, from_folders: bool) -
         return tuple(
             sorted(p.name for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
         )
-    return SPEC_CLASSES
+    return CLASSES
 
 
 @click.command()

@@ -54,7 +54,8 @@ def evaluate(
 
 
 def spec_policy_outcome(probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """What the SPEC formula (p1 > 0.9: top class; p1 + p2 > 0.5: top two; else Unknown) writes."""
+    """What the default policy writes (docs/tags.md): p1 > 0.9: top class; p1 + p2 > 0.5:
+    top two; else Unknown."""
     order = np.argsort(-probabilities, axis=1)[:, :2]
     rows = np.arange(len(labels))
     p1, p2 = probabilities[rows, order[:, 0]], probabilities[rows, order[:, 1]]

@@ -1,4 +1,4 @@
-"""The scene model: normalisation, a frozen ImageNet backbone, and the SPEC's head.
+"""The scene model: normalisation, a frozen ImageNet backbone, and the scene head.
 
 The exported model has two outputs: the head's class probabilities and the
 backbone's own ImageNet logits; ``scened.model.fusion`` combines them at tagging

@@ -153,8 +153,8 @@ second one when its own p ≥ {policy["second_probability"]:.3f}, otherwise no k
 Chosen for a tag precision of at least {policy["target_precision"]:.1f} on these photos with
 as many photos tagged as possible:
 **tag precision {_pct(policy["tag_precision"])}**, a right tag on {_pct(policy["tag_hit_rate"])}
-of photos, {_pct(policy["untagged_share"])} get no keyword. For comparison, the SPEC formula
-(`default` policy, still the REST API's default) on the same photos: tag precision
+of photos, {_pct(policy["untagged_share"])} get no keyword. For comparison, the fixed
+formula of the `default` policy (still the REST API's default) on the same photos: tag precision
 {_pct(spec["tag_precision"])}, a right tag on {_pct(spec["tag_hit_rate"])}, `Unknown` on
 {_pct(spec["unknown_share"])}.
 
@@ -187,7 +187,7 @@ epochs with early stopping on the random split's validation loss).
 {meta["architecture"]}. Input: {size}x{size} RGB, values 0-255, decoded and cropped by
 scened's own decoder (the model normalises itself). Weights stored at
 {meta["weights_precision"]} precision; BatchNorm folded into the convolutions. Outputs: the
-head's probabilities over the 36 classes of SPEC.md in SPEC order (`labels.txt`) and the
+head's probabilities over the 36 scene classes in scened's order (`labels.txt`) and the
 backbone's 1000 ImageNet logits, which tagging fuses through `imagenet_scenes.tsv` with the
 settings in `model.json` (`scened.model.fusion`).
 

@@ -2,7 +2,7 @@
 
 Base features are computed once per photo and view for the whole tree.  The
 head is trained on a random stratified split (early stopping on its validation
-part, as the SPEC's recipe says); then, unless switched off, the source-held-out
+part, as the original design's recipe says); then, unless switched off, the source-held-out
 estimate (:mod:`.selection`) trains it again without one source at a time, and
 the ImageNet prior's weight, the temperature and the precision policy's
 thresholds are chosen on those out-of-fold predictions.  The random split is

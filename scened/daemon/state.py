@@ -110,9 +110,7 @@ class StateDB:
         except sqlite3.Error as exc:
             raise StateError(f"cannot open the state database: {exc}", path) from None
         except OSError as exc:
-            raise StateError(
-                f"cannot create the state folder: {exc.strerror}", state_dir
-            ) from None
+            raise StateError(f"cannot create the state folder: {exc.strerror}", state_dir) from None
 
     @classmethod
     def _open_checked(cls, path: Path) -> StateDB:

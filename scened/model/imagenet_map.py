@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scened.classes import CLASSES as SPEC_CLASSES
+from scened.classes import CLASSES
 
 #: Rows in the table: ImageNet-1k, in torchvision's (sorted WordNet id) order.
 IMAGENET_CLASSES = 1000
@@ -63,7 +63,7 @@ class MappingRow:
 
 def _unknown_scene(scene: str) -> str:
     """The error text for a scene name that is not one of the 36 classes."""
-    close = [name for name in SPEC_CLASSES if name.casefold() == scene.casefold()]
+    close = [name for name in CLASSES if name.casefold() == scene.casefold()]
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"unknown scene class {scene!r}{hint}; use one of the 36 scene classes or leave it empty"
 
@@ -112,7 +112,7 @@ def mapping_rows(path: Path | None = None) -> list[MappingRow]:
             )
         if not _WNID.fullmatch(wnid):
             raise MappingError(f"{where}: WordNet id {wnid!r} is not of the form n01440764")
-        if scene and scene not in SPEC_CLASSES:
+        if scene and scene not in CLASSES:
             raise MappingError(f"{where}: {_unknown_scene(scene)}")
         rows.append(MappingRow(len(rows), wnid, name, scene, note))
     if len(rows) != IMAGENET_CLASSES:

@@ -72,12 +72,11 @@ def test_keras_and_tflite_agree_on_real_photos(folder: Path, real_photos: list[P
 @pytest.mark.parametrize("folder", BUNDLED, ids=lambda p: p.name)
 def test_runtime_reproduces_validation_accuracy(folder: Path, shared_dir: Path) -> None:
     """The validation split through scened's decoder and LiteRT scores what training said."""
-    from scened_training.classes import SPEC_CLASSES
     from scened_training.data import discover, stratified_split
 
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     settings = metrics["settings"]
-    samples = discover(shared_dir / "data" / "scenes" / "train", SPEC_CLASSES)
+    samples = discover(shared_dir / "data" / "scenes" / "train", CLASSES)
     _, val = stratified_split(samples, settings["val_fraction"], settings["seed"])
     assert len(val) == metrics["validation_images"]
     classifier = load_model_folder(folder)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scened.classes import CLASSES as SPEC_CLASSES
+from scened.classes import CLASSES
 from scened.model.imagenet_map import (
     DEFAULT_MAPPING_FILE,
     IMAGENET_CLASSES,
@@ -91,12 +91,12 @@ def test_names_and_wnids_agree_with_the_imagenet_sample_photos(
 
 
 def test_every_scene_is_a_spec_class_or_empty(rows: list[MappingRow]) -> None:
-    assert {row.scene for row in rows} <= {*SPEC_CLASSES, ""}
+    assert {row.scene for row in rows} <= {*CLASSES, ""}
 
 
 def test_scenes_without_any_row_are_exactly_the_expected_ones(rows: list[MappingRow]) -> None:
     mapped = {row.scene for row in rows if row.scene}
-    assert set(SPEC_CLASSES) - mapped == SCENES_WITHOUT_ROWS
+    assert set(CLASSES) - mapped == SCENES_WITHOUT_ROWS
 
 
 def test_well_known_rows(rows: list[MappingRow]) -> None:
@@ -123,14 +123,14 @@ def test_doubtful_choices_have_a_note(rows: list[MappingRow]) -> None:
 
 
 def test_matrix_shape_and_row_sums(rows: list[MappingRow]) -> None:
-    matrix = load_mapping(None, SPEC_CLASSES)
-    assert matrix.shape == (IMAGENET_CLASSES, len(SPEC_CLASSES))
+    matrix = load_mapping(None, CLASSES)
+    assert matrix.shape == (IMAGENET_CLASSES, len(CLASSES))
     assert matrix.dtype == np.float32
     assert set(np.unique(matrix)) <= {0.0, 1.0}
     assert set(np.unique(matrix.sum(axis=1))) == {0.0, 1.0}
     for row in rows:
         if row.scene:
-            assert matrix[row.index, SPEC_CLASSES.index(row.scene)] == 1.0
+            assert matrix[row.index, CLASSES.index(row.scene)] == 1.0
         else:
             assert matrix[row.index].sum() == 0.0
     assert matrix.sum() == sum(1 for row in rows if row.scene)
@@ -164,7 +164,7 @@ def _write(tmp_path: Path, lines: list[str]) -> Path:
 
 def _error(path: Path) -> str:
     with pytest.raises(MappingError) as caught:
-        load_mapping(path, SPEC_CLASSES)
+        load_mapping(path, CLASSES)
     return str(caught.value)
 
 
@@ -174,7 +174,7 @@ def test_mapping_error_is_a_value_error() -> None:
 
 def test_a_copy_of_the_table_loads(tmp_path: Path) -> None:
     path = _write(tmp_path, _lines())
-    assert np.array_equal(load_mapping(path, SPEC_CLASSES), load_mapping(None, SPEC_CLASSES))
+    assert np.array_equal(load_mapping(path, CLASSES), load_mapping(None, CLASSES))
 
 
 def test_too_few_rows_names_the_last_line(tmp_path: Path) -> None:
@@ -248,7 +248,7 @@ def test_trailing_empty_columns_may_be_dropped(tmp_path: Path) -> None:
         for line in lines
     ]
     path = _write(tmp_path, lines)
-    assert np.array_equal(load_mapping(path, SPEC_CLASSES), load_mapping(None, SPEC_CLASSES))
+    assert np.array_equal(load_mapping(path, CLASSES), load_mapping(None, CLASSES))
 
 
 def test_an_unreadable_file_is_a_mapping_error(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from scened_scraper.engines import bundled_engines, choose_engine, load_engine_f
 from scened_scraper.errors import ScraperError
 from scened_scraper.search import absolute_url, pick_from_srcset
 
-SPEC_CLASSES = (
+CLASSES = (
     "Animals, Airplane, Baby, Beach, Bike, Bird, Bridge, Building, Cake, Car, Cat, Child, "
     "Coast, Dance, Dog, Family, Flower, Food, Forest, Fruit, Holiday, House, Lake, Landmark, "
     "Meme, Mountain, Nature, Night, Painting, Portrait, Road, Sky, Snow, Sports, Sunset, "
@@ -29,8 +29,8 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in ("scened", "scened_tra
 
 def test_default_classes_are_the_spec_classes_in_order(shared_dir: Path) -> None:
     spec = (shared_dir / "docs" / "SPEC.md").read_text(encoding="utf-8")
-    assert SPEC_CLASSES in " ".join(spec.split())
-    assert ", ".join(DEFAULT_CLASSES) == SPEC_CLASSES
+    assert CLASSES in " ".join(spec.split())
+    assert ", ".join(DEFAULT_CLASSES) == CLASSES
 
 
 def test_bundled_engines_load_and_build_query_urls() -> None:

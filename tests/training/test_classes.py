@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from scened.classes import CLASSES
-from scened_training.classes import SPEC_CLASSES
+from scened_training.classes import CLASSES as TRAINING_CLASSES
 
 
 def test_class_lists_identical() -> None:
-    assert SPEC_CLASSES == CLASSES
+    assert TRAINING_CLASSES == CLASSES
     assert len(CLASSES) == 36
