@@ -94,6 +94,15 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
+def _is_worker(pid: int) -> bool:
+    """Whether ``pid`` runs a metadata worker already: a child caught between its fork
+    and its exec still shows the parent's memory (counted twice otherwise)."""
+    try:
+        return b"scened.metadata.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def _high_water_kib(pid: int) -> int:
     """VmHWM: the peak RSS of ``pid``'s current address space (so not inflated by the
     memory of the parent it was forked from, unlike ``ru_maxrss``)."""
@@ -120,7 +129,8 @@ def scened_run(library: Library, work: Path, *options: str) -> tuple[float, floa
     peaks: dict[int, int] = {}
     while process.poll() is None:
         for pid in _tree(process.pid):
-            peaks[pid] = max(peaks.get(pid, 0), _high_water_kib(pid))
+            if pid == process.pid or _is_worker(pid):
+                peaks[pid] = max(peaks.get(pid, 0), _high_water_kib(pid))
         time.sleep(0.1)
     elapsed = time.perf_counter() - start
     assert process.stdout is not None

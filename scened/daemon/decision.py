@@ -17,8 +17,8 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from scened.errors import ScenedError
 from scened.metadata.client import shared_worker
@@ -34,8 +34,7 @@ class Verdict(enum.Enum):
     NEEDS_WORK = "needs work"  # new, changed, or another model or policy
 
 
-@dataclass(frozen=True, slots=True)
-class Known:
+class Known(NamedTuple):
     """What the state recorded of a photo, as far as the decision goes."""
 
     #: ``(device, inode, size, mtime_ns)`` when recorded.

@@ -56,7 +56,7 @@ WRITES = (Action.CLASSIFY, Action.REUSE, Action.RESCORE)
 RECORD_ONLY = (Action.TOUCHED, Action.EDITED, Action.RECOGNISED)
 
 
-@dataclass
+@dataclass(slots=True)
 class Job:
     """One photo on its way through the pipeline."""
 

@@ -74,6 +74,9 @@ class RecordingStage:
 
     def finish(self, jobs: list[Job]) -> None:
         """Record and count a group of photos (one transaction), then tell the plugins."""
+        if self._state_error is None and all(job.action is Action.UNCHANGED for job in jobs):
+            self._finish_unchanged(jobs)  # most of a rescan: nothing to record or tell
+            return
         quiet = self.settings.dry_run or all(job.action in NOTHING_TO_RECORD for job in jobs)
         group = nullcontext() if quiet else self.state.transaction()
         try:
@@ -90,6 +93,15 @@ class RecordingStage:
             self._drop_content(job)
             if self._state_error is None:
                 self._notify_plugins(job)
+
+    def _finish_unchanged(self, jobs: list[Job]) -> None:
+        """Count unchanged photos (what :meth:`_finish_one` and :meth:`_count` do for
+        them, without their other checks: a rescan of 100,000 photos is mostly this)."""
+        self.summary.found += len(jobs)
+        self.summary.unchanged += len(jobs)
+        photo = self.progress.photo
+        for job in jobs:
+            photo(Action.UNCHANGED, job.path, job.error, job.tags)
 
     def _finish_one(self, job: Job) -> None:
         if self._state_error is not None or job.action == Action.DROPPED:

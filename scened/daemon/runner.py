@@ -27,7 +27,6 @@ untouched for the next scan, not failed.  The batcher's stage is in
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -182,7 +181,7 @@ class LibraryRun(ClassifyStage, RecordingStage):
 
         def jobs() -> Iterator[Job]:
             for entry in scanner:
-                key = os.fsencode(entry.path)
+                key = entry.key
                 seen.add(key)
                 known = self._known.get(key)
                 if (known is not None and known.signature == entry.signature) or settler.settled(

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import functools
 import logging
 import os
+import re
 import stat
 import time
 from collections.abc import Iterator, Sequence
@@ -59,9 +61,16 @@ class FileEntry:
     inode: int
     size: int
     mtime_ns: int
+    #: ``os.fsencode(path)``: the photo's key in the state (made from the directory
+    #: entry's own string by the scanner: formatting 100,000 paths back is costly).
+    key: bytes = field(default=b"", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", os.fsencode(self.path))
 
     @classmethod
-    def from_stat(cls, path: Path, st: os.stat_result) -> FileEntry:
+    def from_stat(cls, path: Path, st: os.stat_result, key: bytes = b"") -> FileEntry:
         """The entry for ``path`` whose own ``stat`` is ``st`` (its sidecars are stat'ed)."""
         size, mtime_ns = st.st_size, st.st_mtime_ns
         if path.suffix.lower() in SIDECAR_ONLY:
@@ -72,7 +81,7 @@ class FileEntry:
                     continue
                 size += side.st_size
                 mtime_ns = max(mtime_ns, side.st_mtime_ns)
-        return cls(path, st.st_dev, st.st_ino, size, mtime_ns)
+        return cls(path, st.st_dev, st.st_ino, size, mtime_ns, key)
 
     @property
     def signature(self) -> tuple[int, int, int, int]:
@@ -91,12 +100,17 @@ def matches(patterns: Sequence[str], relative: str) -> bool:
     ``*`` also crosses folders (fnmatch semantics), so ``*.png`` and ``Trash/*``
     work at any depth.
     """
+    if not patterns:
+        return False
+    pattern = _compiled(tuple(patterns))
     lowered = relative.lower()
-    name = lowered.rsplit("/", 1)[-1]
-    return any(
-        fnmatch.fnmatchcase(lowered, p.lower()) or fnmatch.fnmatchcase(name, p.lower())
-        for p in patterns
-    )
+    return bool(pattern.match(lowered) or pattern.match(lowered.rsplit("/", 1)[-1]))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """The globs as one regular expression (one match a file, not one per glob)."""
+    return re.compile("|".join(fnmatch.translate(p.lower()) for p in patterns))
 
 
 @dataclass
@@ -116,6 +130,12 @@ class Scanner:
     #: Patterns stay relative to ``root``, and what a walk of ``root`` would leave out
     #: (an excluded or hidden folder above ``start``) is left out.
     start: Path | None = None
+    #: Length of the root's path with a separator: what every walked entry starts with.
+    _prefix: int = field(init=False, repr=False, default=0)
+
+    def __post_init__(self) -> None:
+        root = str(self.root)
+        self._prefix = len(root) + (not root.endswith(os.sep))  # "/" is its own separator
 
     def __iter__(self) -> Iterator[FileEntry]:
         try:
@@ -180,8 +200,9 @@ class Scanner:
         except OSError as exc:  # broken symlink, symlink loop, vanished file, no access
             self._unreadable_entry(entry, path, exc)
             return None
-        # only patterns need the relative path (costly to build for every file)
-        relative = path.relative_to(self.root).as_posix() if self.include or self.exclude else ""
+        # only patterns need the relative path: the entry's string past the root's
+        # (every folder walked is the root joined with names, so it starts with it)
+        relative = entry.path[self._prefix :] if self.include or self.exclude else ""
         if stat.S_ISDIR(st.st_mode):
             key = (st.st_dev, st.st_ino)
             wanted = entry.name not in SKIPPED_DIRS and not matches(self.exclude, relative)
@@ -203,7 +224,7 @@ class Scanner:
         if (st.st_dev, st.st_ino) in seen_files:
             return None
         seen_files.add((st.st_dev, st.st_ino))
-        return FileEntry.from_stat(path, st)
+        return FileEntry.from_stat(path, st, os.fsencode(entry.path))
 
     def _unreadable_entry(self, entry: os.DirEntry[str], path: Path, exc: OSError) -> None:
         """Report a photo-named entry that ``stat`` fails on; a vanished file is no news."""
