@@ -64,7 +64,9 @@ def register_classifiers(register: RegisterClassifier) -> None:
 def register_sinks(register: RegisterSink) -> None:
     """Register output sinks.
 
-    Call ``register(name, factory)`` once per sink.  ``factory(options)`` gets the
+    Call ``register(name, factory)`` once per sink.  ``factory(options)`` (or
+    ``factory(options, context)``, given a :class:`scened.types.PluginContext`: the
+    library, the model's labels, ``dry_run``, the state folder) gets the
     sink's options from the configuration (a mapping, possibly empty) and returns
     an object with ``write(result, dry_run=...)``, ``untag(path, dry_run=...)``
     and ``close()`` (see :class:`scened.types.Sink`; subclass
@@ -82,7 +84,7 @@ def register_policies(register: RegisterPolicy) -> None:
     """Register tag-selection policies.
 
     Call ``register(name, factory)`` once per policy.  ``factory(options)`` (or
-    ``factory(options, context)``, given a :class:`scened.types.PolicyContext`)
+    ``factory(options, context)``, given a :class:`scened.types.PluginContext`)
     returns an object whose ``choose(prediction)`` returns the list of tags to
     write (see :class:`scened.types.Policy`).  A policy that also has
     ``refine(prediction, tags)`` may follow another in a library's list of

@@ -14,7 +14,9 @@ What is here:
   rewrote a photo returns), :class:`RunSummary` (what ``library_scanned`` gets);
 * the contracts: :class:`Sink` and :class:`BaseSink`, :class:`Policy`,
   :class:`Refiner` (a policy that may follow another) and
-  :class:`PolicyContext`, the classifier's :class:`ClassifierSpec` and
+  :class:`PluginContext` (what a policy or sink factory that takes a ``context`` is
+  told about the run; ``PolicyContext`` is its older name), the classifier's
+  :class:`ClassifierSpec` and
   :class:`ClassifierOptions`;
 * the errors a plugin raises: :class:`ConfigError` for a bad option (set ``key``
   to the option's name), :class:`MetadataError` for a photo a sink cannot write,
@@ -45,6 +47,7 @@ from scened.options import OptionReader, keyword_options, sidecar_naming
 from scened.policies import Refiner
 from scened.sinks import BaseSink
 from scened.types import (
+    PluginContext,
     Policy,
     PolicyContext,
     PolicyFactory,
@@ -66,6 +69,7 @@ __all__ = [
     "ModelError",
     "OptionReader",
     "PhotoBusyError",
+    "PluginContext",
     "PluginError",
     "Policy",
     "PolicyContext",

@@ -13,6 +13,7 @@ the virtualenv happens to hold.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import re
@@ -132,6 +133,16 @@ def collect_registrations(hook: pluggy.HookCaller, kind: str) -> dict[str, Any]:
 
     hook(register=register)
     return found
+
+
+def takes_context(factory: Any) -> bool:
+    """Whether a policy or sink factory has a parameter named ``context`` (it is then
+    given a :class:`scened.types.PluginContext`, as pluggy gives hook implementations
+    only the arguments they name)."""
+    try:
+        return "context" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a builtin or C callable: options only
+        return False
 
 
 def unknown_name(kind: str, name: str, registered: Iterable[str]) -> str:

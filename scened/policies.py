@@ -16,16 +16,22 @@ from one name and one option table, and a stack's canonical JSON (the library's
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, runtime_checkable
 
 import pluggy
 
 from scened.classes import CLASSES
 from scened.errors import ConfigError, PluginError
-from scened.plugins import collect_registrations, factory_bugs_reported, unknown_name
-from scened.types import Policy, PolicyContext, PolicyFactory, Prediction
+from scened.plugins import (
+    collect_registrations,
+    factory_bugs_reported,
+    takes_context,
+    unknown_name,
+)
+from scened.types import PluginContext, Policy, PolicyFactory, Prediction
 
 if TYPE_CHECKING:  # the model runtime (numpy, litert) is not needed to read a config
     from scened.model.runtime import Classifier
@@ -82,30 +88,45 @@ def build_policy(
     options: Mapping[str, Any],
     *,
     classifier: Classifier | None = None,
+    run: PluginContext | None = None,
 ) -> Policy:
     """The policy ``name`` built with ``options``; a clear error for an unknown name.
 
     ``name`` may be :data:`STACK` (options: ``policies``, a list of policy tables).
+    A factory that takes a ``context`` gets ``run`` (the library, dry run, state
+    folder) completed with the model's labels and its defaults for the policy.
     """
     factories = registered_policies(pm)
+    contexts = _Contexts(classifier, run or PluginContext())
     if name == STACK:
-        return _build_stack(factories, options, classifier)
+        return _build_stack(factories, options, contexts)
     if name not in factories:
         raise PluginError(unknown_name("policy", name, factories))
-    policy = _build_one(factories[name], name, options, classifier)
+    policy = _build_one(factories[name], name, options, contexts)
     if not _chooses(policy):
         raise PluginError(f"policy {name!r} only refines the tags another chose: list it "
                           "after one that chooses (policy = [{type = ...}, ...])")  # fmt: skip
     return policy
 
 
+@dataclass(frozen=True)
+class _Contexts:
+    """What a policy factory's context is made from."""
+
+    classifier: Classifier | None
+    run: PluginContext
+
+    def for_policy(self, name: str) -> PluginContext:
+        return policy_context(self.classifier, name, self.run)
+
+
 def _build_one(
-    factory: PolicyFactory, name: str, options: Mapping[str, Any], classifier: Classifier | None
+    factory: PolicyFactory, name: str, options: Mapping[str, Any], contexts: _Contexts
 ) -> object:
     """What ``factory`` builds: a :class:`Policy`, a :class:`Refiner` or both."""
     with factory_bugs_reported(f"policy {name!r} could not be built"):
-        if _takes_context(factory):
-            return factory(options, context=policy_context(classifier, name))
+        if takes_context(factory):
+            return factory(options, context=contexts.for_policy(name))
         return factory(options)
 
 
@@ -116,7 +137,7 @@ def _chooses(policy: object) -> TypeGuard[Policy]:
 def _build_stack(
     factories: Mapping[str, PolicyFactory],
     options: Mapping[str, Any],
-    classifier: Classifier | None,
+    contexts: _Contexts,
 ) -> Policy:
     """A :class:`StackedPolicy` from ``options["policies"]``; errors name the part at
     fault as ``policies[N]`` (1-based, as :func:`scened.config.dotted_key` counts)."""
@@ -127,7 +148,7 @@ def _build_stack(
     if not isinstance(specs, Sequence) or isinstance(specs, str) or not specs:
         raise ConfigError("the stack policy needs a non-empty list of policies", key="policies")
     (name, first), *rest = [
-        _stack_part(factories, spec, f"policies[{position}]", classifier)
+        _stack_part(factories, spec, f"policies[{position}]", contexts)
         for position, spec in enumerate(specs, start=1)
     ]
     if not _chooses(first):
@@ -146,7 +167,7 @@ def _stack_part(
     factories: Mapping[str, PolicyFactory],
     spec: object,
     where: str,
-    classifier: Classifier | None,
+    contexts: _Contexts,
 ) -> tuple[str, object]:
     """The name and the policy built from one table of a stack (``where``: its key)."""
     if not isinstance(spec, Mapping):
@@ -158,28 +179,26 @@ def _stack_part(
         raise ConfigError(unknown_name("policy", name, factories), key=f"{where}.type")
     options = {key: value for key, value in spec.items() if key != "type"}
     try:
-        return name, _build_one(factories[name], name, options, classifier)
+        return name, _build_one(factories[name], name, options, contexts)
     except ConfigError as exc:
         key = f"{where}.{exc.key}" if exc.key else where
         raise ConfigError(exc.message, exc.path, key=key) from exc
 
 
-def policy_context(classifier: Classifier | None, policy: str) -> PolicyContext:
-    """The loaded model's labels and its own defaults for ``policy`` (from model.json)."""
+def policy_context(
+    classifier: Classifier | None, policy: str, run: PluginContext | None = None
+) -> PluginContext:
+    """``run`` (the library, dry run, state folder) with the loaded model's labels and
+    its own defaults for ``policy`` (from model.json)."""
+    run = run or PluginContext()
     if classifier is None:
-        return PolicyContext(labels=CLASSES)
+        return dataclasses.replace(run, labels=CLASSES)
     meta = getattr(classifier, "metadata", None)
     tables = meta.get("policies", {}) if isinstance(meta, dict) else {}
     defaults = tables.get(policy, {}) if isinstance(tables, dict) else {}
-    return PolicyContext(
+    return dataclasses.replace(
+        run,
         labels=tuple(classifier.classes),
         defaults=defaults if isinstance(defaults, dict) else {},
         model_id=classifier.model_id,
     )
-
-
-def _takes_context(factory: PolicyFactory) -> bool:
-    try:
-        return "context" in inspect.signature(factory).parameters
-    except (TypeError, ValueError):  # a builtin or C callable: options only
-        return False

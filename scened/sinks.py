@@ -21,8 +21,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import pluggy
 
 from scened.errors import ConfigError, ScenedError
-from scened.plugins import collect_registrations, factory_bugs_reported, unknown_name
-from scened.types import Replaced, Sink, SinkFactory, TagResult
+from scened.plugins import (
+    collect_registrations,
+    factory_bugs_reported,
+    takes_context,
+    unknown_name,
+)
+from scened.types import PluginContext, Replaced, Sink, SinkFactory, TagResult
 
 if TYPE_CHECKING:
     from scened.config import LibraryConfig
@@ -71,16 +76,24 @@ def registered_sinks(pm: pluggy.PluginManager) -> dict[str, SinkFactory]:
     return collect_registrations(pm.hook.register_sinks, "sink")
 
 
-def build_sinks(pm: pluggy.PluginManager, specs: Sequence[Mapping[str, Any]]) -> list[Sink]:
-    """One sink per spec: ``spec["type"]`` names it, the other keys are its options."""
+def build_sinks(
+    pm: pluggy.PluginManager,
+    specs: Sequence[Mapping[str, Any]],
+    context: PluginContext | None = None,
+) -> list[Sink]:
+    """One sink per spec: ``spec["type"]`` names it, the other keys are its options; a
+    factory that takes a ``context`` gets ``context`` (the run it is built for)."""
     factories = registered_sinks(pm)
     sinks: list[Sink] = []
     for index, spec in enumerate(specs):
-        sinks.append(_build_one(factories, spec, f"sinks[{index}]"))
+        sinks.append(_build_one(factories, spec, f"sinks[{index}]", context or PluginContext()))
     return sinks
 
 
-def _build_one(factories: Mapping[str, SinkFactory], spec: Mapping[str, Any], where: str) -> Sink:
+def _build_one(
+    factories: Mapping[str, SinkFactory], spec: Mapping[str, Any], where: str,
+    context: PluginContext,
+) -> Sink:  # fmt: skip
     if not isinstance(spec, Mapping):
         raise ConfigError(f"must be a table with a 'type', got {spec!r}", key=where)
     kind = spec.get("type")
@@ -91,7 +104,10 @@ def _build_one(factories: Mapping[str, SinkFactory], spec: Mapping[str, Any], wh
     options = {key: value for key, value in spec.items() if key != "type"}
     try:
         with factory_bugs_reported(f"{where}: sink {kind!r} could not be built"):
-            return factories[kind](options)
+            factory = factories[kind]
+            if takes_context(factory):
+                return factory(options, context=context)
+            return factory(options)
     except ConfigError as exc:
         key = f"{where}.{exc.key}" if exc.key else where
         raise ConfigError(exc.message, exc.path, key=key) from exc
@@ -138,11 +154,20 @@ class SinksToUntag:
     changes anything, and :meth:`close` closes them all (the webhook sends its batch).
     """
 
-    def __init__(self, pm: pluggy.PluginManager, libraries: Sequence[LibraryConfig]) -> None:
+    def __init__(
+        self,
+        pm: pluggy.PluginManager,
+        libraries: Sequence[LibraryConfig],
+        *,
+        dry_run: bool = False,
+        state_dir: Path | None = None,
+    ) -> None:
         self._libraries: list[tuple[LibraryConfig, list[tuple[str, Sink]]]] = []
         self._built: list[Sink] = []
         for library in libraries:
-            built = build_sinks(pm, library.sinks)
+            context = PluginContext(library=library.name, library_path=library.path,
+                                    dry_run=dry_run, state_dir=state_dir)  # fmt: skip
+            built = build_sinks(pm, library.sinks, context)
             self._built += built
             kinds = [str(spec["type"]) for spec in library.sinks]
             told = [(kind, sink) for kind, sink in zip(kinds, built, strict=True)

@@ -66,23 +66,36 @@ class Policy(Protocol):
 
 
 @dataclass(frozen=True)
-class PolicyContext:
-    """What a policy factory may know about the model whose predictions it will see.
+class PluginContext:
+    """What a policy or sink factory may know about the run it is built for.
 
-    ``labels`` are the loaded model's classes (check class names in options
-    against these, not a fixed list); ``defaults`` is the model's own table for
-    this policy from ``model.json`` (thresholds chosen when it was trained), empty
-    for models that have none.
+    Given to a factory that has a parameter named ``context``.  ``labels`` are the
+    loaded model's classes (check class names in options against these, not a fixed
+    list); ``defaults`` is the model's own table for this policy from ``model.json``
+    (thresholds chosen when it was trained; empty for a sink, and for models that
+    have none).  ``library`` and ``library_path`` name the library being tagged,
+    ``dry_run`` says that nothing may change, and ``state_dir`` is scened's state
+    folder (keep a plugin's own files in a subfolder named after the plugin).  Outside
+    a library run (the REST API, ``scened config check``) the library is ``""`` and
+    the paths ``None``.
     """
 
-    labels: tuple[str, ...]
+    labels: tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
     model_id: str = ""
+    library: str = ""
+    library_path: Path | None = None
+    dry_run: bool = False
+    state_dir: Path | None = None
+
+
+#: The name policy factories were first given for the same context.
+PolicyContext = PluginContext
 
 
 #: Builds a policy from its options (the table under a library's ``policy``):
 #: ``factory(options)``, or ``factory(options, context)`` for a factory with a
-#: parameter named ``context``, which is given a :class:`PolicyContext` (as pluggy
+#: parameter named ``context``, which is given a :class:`PluginContext` (as pluggy
 #: gives hook implementations only the arguments they name).
 PolicyFactory = Callable[..., Policy]
 
@@ -110,10 +123,10 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-class SinkFactory(Protocol):
-    """Builds a sink from its options (the table of one entry of a library's ``sinks``)."""
-
-    def __call__(self, options: Mapping[str, Any]) -> Sink: ...
+#: Builds a sink from its options (the table of one entry of a library's ``sinks``):
+#: ``factory(options)``, or ``factory(options, context)`` for a factory with a
+#: parameter named ``context``, which is given a :class:`PluginContext`.
+SinkFactory = Callable[..., Sink]
 
 
 def as_float_tuple(values: Sequence[float]) -> tuple[float, ...]:

@@ -79,7 +79,9 @@ def untag_cmd(
     (the json sink records it, the webhook sink sends it).
     """
     writer = KeywordWriter()
-    sinks = SinksToUntag(get_plugin_manager(), load_config(config_path).libraries)
+    config = load_config(config_path)
+    sinks = SinksToUntag(get_plugin_manager(), config.libraries, dry_run=dry_run,
+                         state_dir=config.state_dir)  # fmt: skip
     seen = changed = failed = reported = 0
     for target in _targets(paths):
         seen += 1

@@ -52,8 +52,6 @@ from scened.imaging import load_for_model, register_optional_decoders
 from scened.metadata.lease import ignore_lease_breaks
 from scened.model.runtime import Classifier, load_classifier
 from scened.plugins import get_plugin_manager
-from scened.policies import build_policy
-from scened.sinks import build_sinks, for_writers
 
 log = logging.getLogger(__name__)
 
@@ -241,10 +239,7 @@ class _WorkerRun(LibraryRun):
 
     def tag(self, jobs: list[Job]) -> list[Job]:
         """Prepare, classify and write ``jobs`` as a local run's pipeline would."""
-        self._policy = build_policy(self.pm, self.library.policy_name,
-                                    self.library.policy_options,
-                                    classifier=self.classifier)  # fmt: skip
-        self._sinks = for_writers(build_sinks(self.pm, self.library.sinks))
+        self.open_outputs()
         finished: list[Job] = []
         settings = self.settings
         stages = Stages(self.prepare, self._needs_model, self.classify, finished.extend,

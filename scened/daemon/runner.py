@@ -75,7 +75,7 @@ from scened.model.remote_files import file_classifier
 from scened.model.runtime import Classifier
 from scened.policies import build_policy
 from scened.sinks import build_sinks, for_writers
-from scened.types import Policy, Prediction, Replaced, Sink, TagResult
+from scened.types import PluginContext, Policy, Prediction, Replaced, Sink, TagResult
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,8 @@ class RunSettings:
     settle_seconds: float = 0.0
     #: Wait a while for unsettled photos (``--once``), or leave them for the next scan.
     wait_to_settle: bool = True
+    #: scened's state folder (told to plugins: :class:`~scened.types.PluginContext`).
+    state_dir: Path | None = None
 
 
 class LibraryRun(ClassifyStage, RecordingStage):
@@ -123,6 +125,7 @@ class LibraryRun(ClassifyStage, RecordingStage):
         self._state_error: sqlite3.Error | None = None
         #: Set by the first write refused by a read-only file system: one report, no more.
         self._read_only: str | None = None
+        self._read_only_lock = threading.Lock()
         self.summary = RunSummary(library.name, dry_run=settings.dry_run)
         self._policy: Policy | None = None
         self._sinks: list[Sink] = []
@@ -142,12 +145,7 @@ class LibraryRun(ClassifyStage, RecordingStage):
         """Scan, tag and record; a library-wide problem ends up in ``summary.error``."""
         ignore_lease_breaks()  # so that reader and writer threads may take read leases
         try:
-            self._policy = build_policy(self.pm, self.library.policy_name,
-                                        self.library.policy_options,
-                                        classifier=self.classifier)  # fmt: skip
-            built = build_sinks(self.pm, self.library.sinks)
-            self._records_in_files = any(getattr(s, "records_in_files", False) for s in built)
-            self._sinks = for_writers(built)
+            self.open_outputs()
             if not self.settings.dry_run and mounted_read_only(self.library.path):
                 self.summary.error = READ_ONLY.format(
                     path=self.library.path, what="so no photo was read"
@@ -169,6 +167,24 @@ class LibraryRun(ClassifyStage, RecordingStage):
             except Exception:
                 log.warning("%s: a library_scanned hook failed", self.library.name, exc_info=True)
         return self.summary
+
+    def open_outputs(self) -> None:
+        """Build the library's policy and sinks, each factory given :meth:`plugin_context`."""
+        context = self.plugin_context()
+        self._policy = build_policy(self.pm, self.library.policy_name,
+                                    self.library.policy_options, classifier=self.classifier,
+                                    run=context)  # fmt: skip
+        built = build_sinks(self.pm, self.library.sinks, context)
+        self._records_in_files = any(getattr(s, "records_in_files", False) for s in built)
+        self._sinks = for_writers(built)
+
+    def plugin_context(self) -> PluginContext:
+        """What a policy or sink factory is told about this run."""
+        return PluginContext(
+            labels=tuple(self.classifier.classes), model_id=self.model_id,
+            library=self.library.name, library_path=self.library.path,
+            dry_run=self.settings.dry_run, state_dir=self.settings.state_dir,
+        )  # fmt: skip
 
     def _scan_and_tag(self) -> None:
         # a run limited to a folder or photo of the library (run --once PATH) scans and
@@ -375,13 +391,21 @@ class LibraryRun(ClassifyStage, RecordingStage):
             elif after.signature != job.entry.signature:
                 job.digest = read_photo(job.path)[0]  # changed by a sink: hash it again
         except Exception as exc:
+            if is_read_only(exc) and not self._first_read_only():
+                job.action = Action.DROPPED  # another writer said it: left for the next scan
+                return
             self.fail(job, exc)
             job.retry = True  # a sink may fail for a while (disk full, webhook down)
-            if is_read_only(exc) and self._read_only is None:  # once a library, not per photo
-                self._read_only = READ_ONLY.format(
-                    path=self.library.path, what="so the scan stopped"
-                )
-                self._halt.set()
+
+    def _first_read_only(self) -> bool:
+        """Note that the library's file system refused a write, and halt the scan; only
+        the first writer to meet it (once a library, not once per photo or writer)."""
+        with self._read_only_lock:
+            if self._read_only is not None:
+                return False
+            self._read_only = READ_ONLY.format(path=self.library.path, what="so the scan stopped")
+        self._halt.set()
+        return True
 
     def _close_sinks(self) -> None:
         for sink in self._sinks:

@@ -87,6 +87,7 @@ def settings_for(
         dry_run=dry_run,
         retry_failed=retry_failed,
         settle_seconds=float(settle),
+        state_dir=config.state_dir,
         wait_to_settle=not daemon,
     )
 

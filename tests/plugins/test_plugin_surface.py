@@ -23,7 +23,7 @@ from scened.daemon.jobs import RunSummary
 from scened.daemon.service import run_library, settings_for
 from scened.errors import ConfigError, PluginError
 from scened.hookspecs import RegisterPolicy
-from scened.plugin_api import BaseSink, Prediction, Replaced, TagResult
+from scened.plugin_api import BaseSink, PluginContext, Prediction, Replaced, TagResult
 from scened.plugins import ScenedPluginManager, get_plugin_manager
 from scened.policies import STACK, StackedPolicy, build_policy
 from scened.sinks import for_writers
@@ -158,6 +158,63 @@ def test_a_list_of_policies_in_the_configuration_is_a_stack(tmp_path: Path) -> N
     assert library.policy_options == {"policies": table["policy"]}
     with pytest.raises(InvalidConfigError, match="policy"):
         parse_config({"libraries": [{"path": str(tmp_path), "policy": []}]}, None)
+
+
+# -- factories' context ---------------------------------------------------------------------
+
+
+class TopOnly:
+    def choose(self, prediction: Prediction) -> list[str]:
+        return [prediction.top(1)[0][0]]
+
+
+class ContextPlugin:
+    """A policy and a sink whose factories take the run's context and keep it."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, PluginContext] = {}
+
+    @hookimpl
+    def register_policies(self, register: RegisterPolicy) -> None:
+        def factory(options: Any, context: PluginContext) -> TopOnly:
+            self.seen["policy"] = context
+            return TopOnly()
+
+        register("top-only", factory)
+
+    @hookimpl
+    def register_sinks(self, register: Any) -> None:
+        def factory(options: Any, context: PluginContext) -> ListSink:
+            self.seen["sink"] = context
+            return ListSink()
+
+        register("remember", factory)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_policy_and_sink_factories_are_told_the_run_they_are_built_for(
+    pm: ScenedPluginManager, tmp_path: Path, dry_run: bool
+) -> None:
+    plugin = ContextPlugin()
+    pm.register(plugin, name="context")
+    folder = tmp_path / "library"
+    make_photo(folder / "red.jpg", "red")
+    table = {"path": str(folder), "name": "holiday", "sinks": [{"type": "remember"}],
+             "policy": {"type": "top-only"}}  # fmt: skip
+    config = parse_config({"state_dir": str(tmp_path / "state"), "libraries": [table]}, None)
+    classifier = ColourClassifier()
+
+    summary = run_library(config.libraries[0], config=config, classifier=classifier, pm=pm,
+                          settings=settings_for(config, dry_run=dry_run))  # fmt: skip
+
+    assert summary.ok and summary.tagged == 1
+    for made in ("policy", "sink"):
+        context = plugin.seen[made]
+        assert (context.library, context.library_path) == ("holiday", folder)
+        assert context.labels == tuple(classifier.classes)
+        assert context.model_id == classifier.model_id
+        assert context.dry_run is dry_run
+        assert context.state_dir == tmp_path / "state"
 
 
 # -- run events ----------------------------------------------------------------------------

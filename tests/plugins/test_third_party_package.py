@@ -114,14 +114,15 @@ def test_a_real_run_uses_the_stacked_policy_and_sink_and_reports_events(
     for photo in real_photos[:3]:
         shutil.copy(photo, library / photo.name)
     (library / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG")
-    log = tmp_path / "tags.jsonl"
+    log = tmp_path / "state" / "tag-log" / "holiday.jsonl"  # from the factory's context
     (tmp_path / "xdg" / "scened").mkdir(parents=True)
     (tmp_path / "xdg" / "scened" / "config.toml").write_text(
         f"""state_dir = "{tmp_path / "state"}"
 
 [[libraries]]
+name = "holiday"
 path = "{library}"
-sinks = [{{type = "tag-log", path = "{log}"}}]
+sinks = [{{type = "tag-log"}}]
 policy = [
   {{type = "threshold", min_probability = 0.0, top_k = 1, fallback = ""}},
   {{type = "translate"}},
@@ -139,7 +140,7 @@ policy = [
         assert line["tags"] == [example.GERMAN[line["top"]]]
         assert line["tags"] != [line["top"]] or line["top"] == "Baby"
     assert "example: broken.jpg failed: " in ran.stderr
-    scanned = re.search(r"example: library: 3 tagged, 1 failed; most common: (.*)", ran.stderr)
+    scanned = re.search(r"example: holiday: 3 tagged, 1 failed; most common: (.*)", ran.stderr)
     assert scanned is not None, ran.stderr
     assert example.GERMAN[written[0]["top"]] in scanned[1]
 
