@@ -21,7 +21,8 @@ its new file is durable), then the ``photo_tagged`` hook is called.  Photos in t
 state database that the scan did not find are pruned
 (:mod:`scened.daemon.housekeeping`).  A photo another program is writing is left
 untouched for the next scan, not failed.  The batcher's stage is in
-:mod:`scened.daemon.classifying`, the recording stage in :mod:`scened.daemon.recording`.
+:mod:`scened.daemon.classifying`, the writers' in :mod:`scened.daemon.writing`, the
+recording stage in :mod:`scened.daemon.recording`.
 """
 
 from __future__ import annotations
@@ -42,7 +43,6 @@ from scened.daemon.decision import Known, Verdict, known_unless_untagged, verdic
 from scened.daemon.faults import (
     READ_ONLY,
     HaltEvent,
-    is_read_only,
     is_transient,
     mounted_read_only,
 )
@@ -64,18 +64,18 @@ from scened.daemon.pipeline import Pipeline, Stages
 from scened.daemon.progress import Progress
 from scened.daemon.recognise import policy_digest, recorded_in_photo
 from scened.daemon.recording import RecordingStage
-from scened.daemon.scan import FileEntry, Scanner
+from scened.daemon.scan import Scanner
 from scened.daemon.settle import Settler
 from scened.daemon.state import StateDB
+from scened.daemon.writing import WriteStage
 from scened.errors import PhotoBusyError, ScenedError
 from scened.imaging import load_for_model, pixel_digest
-from scened.metadata.atomic import directory_syncs_deferred
 from scened.metadata.lease import ignore_lease_breaks
 from scened.model.remote_files import file_classifier
 from scened.model.runtime import Classifier
 from scened.policies import build_policy
 from scened.sinks import build_sinks, for_writers
-from scened.types import PluginContext, Policy, Prediction, Replaced, Sink, TagResult
+from scened.types import PluginContext, Policy, Prediction, Sink
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class RunSettings:
     state_dir: Path | None = None
 
 
-class LibraryRun(ClassifyStage, RecordingStage):
+class LibraryRun(ClassifyStage, WriteStage, RecordingStage):
     """Everything one scan of one library needs; :meth:`run` does the scan."""
 
     def __init__(
@@ -353,59 +353,6 @@ class LibraryRun(ClassifyStage, RecordingStage):
     def _state_failed(self, error: sqlite3.Error) -> None:
         self._state_error = self._state_error or error
         self._halt.set()
-
-    # -- stage 3: writers (a few threads) ------------------------------------------------
-
-    def write(self, jobs: list[Job]) -> None:
-        """Write a group of photos; their folders are synced once, at the end."""
-        try:
-            with directory_syncs_deferred():
-                for job in jobs:
-                    self._tag(job)
-                    self._drop_content(job)
-        except OSError as exc:  # a folder could not be synced: not durable, not done
-            for job in jobs:
-                if job.action in WRITES:
-                    self.fail(job, exc)
-                    job.retry = True
-
-    def _tag(self, job: Job) -> None:
-        """Write ``job``'s tags through every sink; note what the photo is afterwards."""
-        if self._state_error is not None or self._read_only is not None:
-            job.action = Action.DROPPED  # left as it is for the next scan
-            return
-        assert job.prediction is not None
-        result = TagResult(job.path, job.tags, job.prediction, self.library.policy_name,
-                           self.library.name, read_signature=job.entry.signature,
-                           policy_digest=self._policy_digest, pixels=job.pixel_digest or "",
-                           content=job.content)  # fmt: skip
-        replaced: Replaced | None = None
-        try:
-            for sink in self._sinks:
-                replaced = sink.write(result, dry_run=self.settings.dry_run) or replaced
-            if self.settings.dry_run:
-                return
-            after = job.after = FileEntry.from_stat(job.path, job.path.stat())
-            if replaced is not None and replaced.signature == after.signature:
-                job.digest = replaced.digest  # what scened wrote: no need to read it back
-            elif after.signature != job.entry.signature:
-                job.digest = read_photo(job.path)[0]  # changed by a sink: hash it again
-        except Exception as exc:
-            if is_read_only(exc) and not self._first_read_only():
-                job.action = Action.DROPPED  # another writer said it: left for the next scan
-                return
-            self.fail(job, exc)
-            job.retry = True  # a sink may fail for a while (disk full, webhook down)
-
-    def _first_read_only(self) -> bool:
-        """Note that the library's file system refused a write, and halt the scan; only
-        the first writer to meet it (once a library, not once per photo or writer)."""
-        with self._read_only_lock:
-            if self._read_only is not None:
-                return False
-            self._read_only = READ_ONLY.format(path=self.library.path, what="so the scan stopped")
-        self._halt.set()
-        return True
 
     def _close_sinks(self) -> None:
         for sink in self._sinks:
