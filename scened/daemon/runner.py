@@ -155,6 +155,7 @@ class LibraryRun(ClassifyStage, WriteStage, RecordingStage):
         except ScenedError as exc:
             self.summary.error = str(exc)
         except sqlite3.Error as exc:  # disk full, a corrupt page, a locked database
+            self.state.suspect_damage(exc)
             self.summary.error = (
                 f"the state database failed ({exc}); the scan stopped there, so that no "
                 "photo is written without being recorded"

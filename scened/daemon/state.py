@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from scened.daemon.decision import Known
-from scened.daemon.state_repair import check_integrity, is_damage, move_aside, state_folder_lock
+from scened.daemon.state_repair import (
+    check_integrity_unless_unchanged,
+    forget_closed,
+    is_damage,
+    move_aside,
+    remember_closed,
+    state_folder_lock,
+)
 from scened.daemon.state_schema import MIGRATIONS as MIGRATIONS
 from scened.errors import StateError
 
@@ -89,6 +96,10 @@ class StateDB:
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        #: The file, once it opened and passed its check (None: in memory, or read-only).
+        self._path: Path | None = None
+        #: An error looked like damage: the next open checks the whole file.
+        self._suspect = False
         self._anchor = self._connection()  # keeps a shared in-memory database alive
 
     @classmethod
@@ -118,11 +129,12 @@ class StateDB:
         try:
             conn = db._connection()
             conn.execute("PRAGMA journal_mode=WAL")
-            check_integrity(conn)
+            check_integrity_unless_unchanged(conn, path)
             db.migrate()
         except BaseException:
             db.close()
             raise
+        db._path = path
         return db
 
     @classmethod
@@ -171,6 +183,14 @@ class StateDB:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+        if self._path is not None:
+            (forget_closed if self._suspect else remember_closed)(self._path)
+
+    def suspect_damage(self, error: sqlite3.Error) -> None:
+        """Note ``error`` if it looks like damage: the next open checks the whole file
+        (and moves it aside if it is damaged) instead of trusting it as it was left."""
+        if is_damage(error):
+            self._suspect = True
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -186,7 +206,9 @@ class StateDB:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, sqlite3.Error):
+                self.suspect_damage(exc)
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")

@@ -17,6 +17,7 @@ import fcntl
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,61 @@ def is_damage(error: sqlite3.Error) -> bool:
         return (code & 0xFF) in _CORRUPT_CODES
     text = str(error)
     return "malformed" in text or "not a database" in text
+
+
+#: State databases this process closed, as ``stat`` saw them (and their WAL) right
+#: after, and when.  ``PRAGMA quick_check`` reads the whole file (minutes for millions
+#: of photos) and the daemon opens the state for every scan: a database found exactly
+#: as this process left it (no other writer, nothing scribbled on it) is not checked
+#: again, except once a day; one that gave an error looking like damage is.
+_closed: dict[str, tuple[tuple[int, ...], float]] = {}
+_closed_lock = threading.Lock()
+RECHECK_AFTER_S = 24 * 3600.0
+
+
+def _fingerprint(path: Path) -> tuple[int, ...] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    try:  # an empty write-ahead log (opening one creates it) is no change
+        wal_size = Path(f"{path}-wal").stat().st_size
+    except OSError:
+        wal_size = 0
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, wal_size)
+
+
+def remember_closed(path: Path) -> None:
+    """``path`` was just closed by this process, undamaged as far as it knows."""
+    found = _fingerprint(path)
+    with _closed_lock:
+        if found is None:
+            _closed.pop(str(path), None)
+        else:
+            previous = _closed.get(str(path))
+            checked = previous[1] if previous is not None else time.monotonic()
+            _closed[str(path)] = (found, checked)
+
+
+def forget_closed(path: Path) -> None:
+    """The next open of ``path`` checks it (an error looked like damage)."""
+    with _closed_lock:
+        _closed.pop(str(path), None)
+
+
+def check_integrity_unless_unchanged(conn: sqlite3.Connection, path: Path) -> None:
+    """:func:`check_integrity`, unless ``path`` is as this process closed it (checked
+    less than :data:`RECHECK_AFTER_S` ago)."""
+    with _closed_lock:
+        closed = _closed.get(str(path))
+    if closed is not None:
+        fingerprint, checked = closed
+        if fingerprint == _fingerprint(path) and time.monotonic() - checked < RECHECK_AFTER_S:
+            return
+    forget_closed(path)
+    check_integrity(conn)
+    with _closed_lock:  # checked now: the time the next recheck counts from
+        _closed[str(path)] = ((), time.monotonic())
 
 
 def check_integrity(conn: sqlite3.Connection) -> None:

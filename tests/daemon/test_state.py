@@ -96,3 +96,57 @@ def test_dry_run_never_creates_or_changes_the_database(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         readonly.record(record(tmp_path / "a.jpg"))
     readonly.close()
+
+
+@pytest.fixture
+def quick_checks(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The databases ``PRAGMA quick_check`` reads (each whole file), in order."""
+    from scened.daemon import state_repair
+
+    checked: list[Path] = []
+    real = state_repair.check_integrity
+
+    def counting(conn: sqlite3.Connection) -> None:
+        checked.append(Path(conn.execute("PRAGMA database_list").fetchone()[2]))
+        real(conn)
+
+    monkeypatch.setattr(state_repair, "check_integrity", counting)
+    return checked
+
+
+def test_a_database_left_as_this_process_closed_it_is_not_read_whole_again(
+    tmp_path: Path, quick_checks: list[Path]
+) -> None:
+    """The daemon opens the state for every scan; quick_check reads the whole file."""
+    path = tmp_path / DB_NAME
+    for _ in range(3):  # three scans in one process
+        db = StateDB.open(tmp_path)
+        db.record(record(tmp_path / f"{len(quick_checks)}.jpg"))
+        db.close()
+    assert quick_checks == [path]
+
+    other = sqlite3.connect(path)  # another process writes: checked again
+    other.execute("CREATE TABLE other_tool (x)")
+    other.close()
+    StateDB.open(tmp_path).close()
+    assert quick_checks == [path, path]
+
+
+def test_an_error_that_looks_like_damage_makes_the_next_open_check_the_file(
+    tmp_path: Path, quick_checks: list[Path]
+) -> None:
+    db = StateDB.open(tmp_path)
+    locked = sqlite3.OperationalError("database is locked")
+    locked.sqlite_errorcode = 5  # SQLITE_BUSY: not damage
+    db.suspect_damage(locked)
+    db.close()
+    StateDB.open(tmp_path).close()
+    assert len(quick_checks) == 1
+
+    db = StateDB.open(tmp_path)
+    damaged = sqlite3.DatabaseError("database disk image is malformed")
+    damaged.sqlite_errorcode = 11  # SQLITE_CORRUPT
+    db.suspect_damage(damaged)
+    db.close()
+    StateDB.open(tmp_path).close()
+    assert len(quick_checks) == 2
