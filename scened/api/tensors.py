@@ -39,9 +39,9 @@ from scened.api.errors import ApiError, ErrorCode
 from scened.api.settings import ApiSettings
 from scened.api.state import get_state, require_token
 from scened.api.streaming import read_body
-from scened.errors import ScenedError
-from scened.imaging import decoder_id, load_for_model, pixel_digest
+from scened.imaging import decoder_id
 from scened.model import Classifier
+from scened.model.remote_files import decode_each
 from scened.model.runtime import feature_classifier
 from scened.model.wire import (
     ANSWER_TYPE,
@@ -144,42 +144,22 @@ def _answer_files(
 ) -> Answer:
     """Decode each file as the daemon would, then run the model on those that decoded;
     a file that failed gets rows of zeros and its one-line error (in a worker thread)."""
-    pixels: list[np.ndarray] = []
-    digests: list[str | None] = []
-    errors: list[str | None] = []
-    for name, data in files:
-        try:
-            if len(data) > settings.max_image_bytes:
-                raise ScenedError(
-                    f"{len(data):,} bytes, more than the remote server's limit of "
-                    f"{settings.max_image_bytes:,} ([api] max_image_bytes)"
-                )
-            image = load_for_model(data, size=classifier.input_size,
-                                   max_pixels=settings.max_pixels, name=name)  # fmt: skip
-        except ScenedError as exc:
-            digests.append(None)
-            errors.append(exc.message)
-            continue
-        except Exception as exc:  # Pillow raises many types on damaged input; never a 500
-            digests.append(None)
-            errors.append(f"cannot decode: {type(exc).__name__}: {exc}")
-            continue
-        pixels.append(image)
-        digests.append(pixel_digest(image))
-        errors.append(None)
+    decoded = decode_each(files, classifier.input_size, max_pixels=settings.max_pixels,
+                          max_bytes=settings.max_image_bytes)  # fmt: skip
     side = classifier.input_size
+    pixels = decoded.pixels
     batch = np.stack(pixels) if pixels else np.zeros((0, side, side, 3), np.uint8)
-    decoded = _answer(classifier, batch, features)
-    decoded_rows = [index for index, error in enumerate(errors) if error is None]
-    probabilities = np.zeros((len(files), decoded.probabilities.shape[1]), np.float32)
-    probabilities[decoded_rows] = decoded.probabilities
+    answer = _answer(classifier, batch, features)
+    decoded_rows = [index for index, error in enumerate(decoded.errors) if error is None]
+    probabilities = np.zeros((len(files), answer.probabilities.shape[1]), np.float32)
+    probabilities[decoded_rows] = answer.probabilities
     found = None
-    if decoded.features is not None:
-        width = decoded.features.shape[1] if len(decoded.features) else 0
+    if answer.features is not None:
+        width = answer.features.shape[1] if len(answer.features) else 0
         found = np.zeros((len(files), width), np.float32)
-        found[decoded_rows] = decoded.features
-    return Answer(decoded.model_id, decoded.base_model_id, probabilities, found,
-                  tuple(digests), tuple(errors), decoder_id())  # fmt: skip
+        found[decoded_rows] = answer.features
+    return Answer(answer.model_id, answer.base_model_id, probabilities, found,
+                  decoded.digests, decoded.errors, decoder_id())  # fmt: skip
 
 
 def _answer(classifier: Classifier, batch: np.ndarray, features: bool) -> Answer:

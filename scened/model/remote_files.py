@@ -18,7 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from scened.errors import ScenedError
-from scened.imaging import decoder_id, load_for_model, pixel_digest
+from scened.imaging import DEFAULT_MAX_PIXELS, decoder_id, load_for_model, pixel_digest
 
 #: Most bytes of files in one request (the server's ``[api] max_body_bytes`` is 64 MiB by
 #: default); a larger file goes alone.
@@ -83,28 +83,68 @@ def check_decoder(theirs: str, server: str) -> str | None:
     )
 
 
+@dataclass(frozen=True)
+class DecodedFiles:
+    """Files decoded as the daemon decodes them: the pixels of those that decoded (in
+    order) and, for every file, its pixel digest or why it could not be decoded."""
+
+    pixels: list[np.ndarray]
+    digests: tuple[str | None, ...]
+    errors: tuple[str | None, ...]
+
+
+def decode_each(
+    files: Sequence[tuple[str, bytes]],
+    size: int,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int | None = None,
+) -> DecodedFiles:
+    """Each ``(name, bytes)`` file through :func:`scened.imaging.load_for_model` (its
+    name's suffix says how), on a server (``max_bytes``: its ``[api] max_image_bytes``)
+    or here; a file that fails, fails alone, with one line."""
+    pixels: list[np.ndarray] = []
+    digests: list[str | None] = []
+    errors: list[str | None] = []
+    for name, data in files:
+        try:
+            if max_bytes is not None and len(data) > max_bytes:
+                raise ScenedError(
+                    f"{len(data):,} bytes, more than the remote server's limit of "
+                    f"{max_bytes:,} ([api] max_image_bytes)"
+                )
+            image = load_for_model(data, size=size, max_pixels=max_pixels, name=name)
+        except ScenedError as exc:
+            digests.append(None)
+            errors.append(exc.message)
+            continue
+        except Exception as exc:  # Pillow raises many types on damaged input
+            digests.append(None)
+            errors.append(f"cannot decode: {type(exc).__name__}: {exc}")
+            continue
+        pixels.append(image)
+        digests.append(pixel_digest(image))
+        errors.append(None)
+    return DecodedFiles(pixels, tuple(digests), tuple(errors))
+
+
 def decode_here(
     files: Sequence[tuple[str, bytes]],
     size: int,
     predict: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | None]],
 ) -> list[FileAnswer]:
     """The files decoded and classified on this machine (no server answered)."""
-    pixels: list[np.ndarray] = []
-    failed: dict[int, str] = {}
-    for index, (name, data) in enumerate(files):
-        try:
-            pixels.append(load_for_model(data, size=size, name=name))
-        except ScenedError as exc:
-            failed[index] = exc.message
-    probabilities, features = (
-        predict(np.stack(pixels)) if pixels else (np.zeros((0, 0), np.float32), None)
-    )
-    answers, row = [], 0
-    for index in range(len(files)):
-        if index in failed:
-            answers.append(FileAnswer(None, None, None, failed[index]))
+    decoded = decode_each(files, size)
+    if not decoded.pixels:
+        return [FileAnswer(None, None, None, error) for error in decoded.errors]
+    probabilities, features = predict(np.stack(decoded.pixels))
+    rows = iter(range(len(decoded.pixels)))
+    answers = []
+    for digest, error in zip(decoded.digests, decoded.errors, strict=True):
+        if error is not None:
+            answers.append(FileAnswer(None, None, None, error))
             continue
+        row = next(rows)
         found = None if features is None else features[row]
-        answers.append(FileAnswer(probabilities[row], found, pixel_digest(pixels[row])))
-        row += 1
+        answers.append(FileAnswer(probabilities[row], found, digest))
     return answers
