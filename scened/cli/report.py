@@ -47,6 +47,10 @@ class BarProgress:
         if outcome == "tagged" and log.isEnabledFor(logging.INFO):  # scened -v run --once
             self.note(f"{path}: {', '.join(tags) if tags else '(no confident tag)'}")
 
+    def unchanged(self, count: int) -> None:
+        self._counts["unchanged"] += count
+        self._bar.update(count)
+
     def note(self, message: str) -> None:
         self._bar.write(message, file=sys.stderr)
 

@@ -89,12 +89,12 @@ class DeviceMap:
     def to_worker(self, entry: FileEntry) -> FileEntry:
         if entry.device != self.coordinator:
             return entry
-        return dataclasses.replace(entry, device=self.worker)
+        return entry.on_device(self.worker)
 
     def to_coordinator(self, entry: FileEntry) -> FileEntry:
         if entry.device != self.worker:
             return entry
-        return dataclasses.replace(entry, device=self.coordinator)
+        return entry.on_device(self.coordinator)
 
     def record_to_worker(self, record: PhotoRecord) -> PhotoRecord:
         if record.device != self.coordinator:
@@ -286,6 +286,9 @@ class _Quiet:
     """Progress on a worker: the coordinator shows it (from Dask's futures)."""
 
     def photo(self, outcome: str, path: Path, detail: str = "") -> None:
+        return None
+
+    def unchanged(self, count: int) -> None:
         return None
 
     def note(self, message: str) -> None:

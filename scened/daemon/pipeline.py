@@ -154,16 +154,18 @@ class Pipeline(Generic[J]):
         out_q: queue.Queue[J | _Chunk | _Done],
         errors: list[BaseException],
     ) -> None:
-        decided, chunk = self.stages.decided, _Chunk()
+        decided, chunk, stopped = self.stages.decided, _Chunk(), self.stop.is_set
         try:
-            for job in jobs:
-                if self.stop.is_set():
-                    break
+            for job in jobs:  # a stop is looked at before each job read and each chunk
                 if decided is not None and decided(job):
                     chunk.append(job)
                     if len(chunk) >= DECIDED_CHUNK:
+                        if stopped():
+                            break
                         out_q.put(chunk)
                         chunk = _Chunk()
+                elif stopped():
+                    break
                 else:
                     in_q.put(job)
         except BaseException as exc:  # re-raised in the calling thread

@@ -38,6 +38,11 @@ class Progress(Protocol):
         self, outcome: str, path: Path, detail: str = "", tags: Sequence[str] = ()
     ) -> None: ...
 
+    def unchanged(self, count: int) -> None:
+        """``count`` more photos found as they were: a rescan reports them in groups,
+        without their paths (building 100,000 paths to show none is a rescan's cost)."""
+        ...
+
     def note(self, message: str) -> None: ...
 
     def close(self) -> None: ...
@@ -89,6 +94,14 @@ class LogProgress:
 
     def photo(self, outcome: str, path: Path, detail: str = "", tags: Sequence[str] = ()) -> None:
         self._counts[outcome] += 1
+        self._tell()
+
+    def unchanged(self, count: int) -> None:
+        self._counts["unchanged"] += count
+        self._tell()
+
+    def _tell(self) -> None:
+        """A log line and a STATUS= update, each when its interval has passed."""
         now = time.monotonic()
         if now - self._last_log >= LOG_EVERY_S:
             self._last_log = now

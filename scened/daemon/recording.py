@@ -99,9 +99,7 @@ class RecordingStage:
         them, without their other checks: a rescan of 100,000 photos is mostly this)."""
         self.summary.found += len(jobs)
         self.summary.unchanged += len(jobs)
-        photo = self.progress.photo
-        for job in jobs:
-            photo(Action.UNCHANGED, job.path, job.error, job.tags)
+        self.progress.unchanged(len(jobs))
 
     def _finish_one(self, job: Job) -> None:
         if self._state_error is not None or job.action == Action.DROPPED:

@@ -40,12 +40,13 @@ def test_bar_shows_a_total_counts_and_no_failure_line() -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("sys.stderr", terminal)
         bar = BarProgress("lib")
-        bar.expect(4)
+        bar.expect(8)
         bar.photo("tagged", Path("a.jpg"), tags=("Beach",))
         bar.photo("failed", Path("b.jpg"), "not an image file")
+        bar.unchanged(2)  # a rescan's group, without paths
         bar.close()
     shown = terminal.getvalue().replace(" ", "")
-    assert "2/4" in shown and "50%" in shown and "failed=1" in shown
+    assert "4/8" in shown and "50%" in shown and "failed=1" in shown
     assert "b.jpg" not in shown and "a.jpg" not in shown  # no -v: no photo listed
 
 
@@ -74,11 +75,13 @@ def test_log_progress_is_quiet_and_updates_systemd_status(
 
         log_progress.photo("unchanged", Path("a.jpg"))
         log_progress.photo("failed", Path("b.jpg"), "cannot read: Permission denied")
+        log_progress.unchanged(256)  # a rescan's group, without paths
         log_progress.close()
 
-        statuses = [sock.recv(4096).decode() for _ in range(3)]
+        statuses = [sock.recv(4096).decode() for _ in range(4)]
     assert statuses[1] == "STATUS=lib: 2 checked, 0 tagged, 1 failed"
-    assert statuses[2] == "STATUS=idle; last scan lib: 2 checked, 0 tagged, 1 failed"
+    assert statuses[2] == "STATUS=lib: 258 checked, 0 tagged, 1 failed"
+    assert statuses[3] == "STATUS=idle; last scan lib: 258 checked, 0 tagged, 1 failed"
     # no line per photo in the journal; the failure is listed once, by the summary
     assert [r.getMessage() for r in caplog.records] == []
 

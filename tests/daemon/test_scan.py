@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 from pathlib import Path
 
@@ -191,3 +192,28 @@ def test_a_sidecar_photos_signature_covers_its_sidecars(tmp_path: Path) -> None:
     (tmp_path / "a.cr3.xmp").unlink()
     assert signatures()["a.cr3"][2:] == (3, raw.stat().st_mtime_ns)
     assert jpeg.exists()
+
+
+def test_an_entry_is_a_value_whose_path_is_built_when_asked(tmp_path: Path) -> None:
+    """The scanner's entries carry the directory entry's string; ``path`` is the same
+    :class:`Path` as one made from it, and equality, hashing, pickling (cluster jobs)
+    and another device number (a cluster worker's view) keep the photo's identity."""
+    photo = touch(tmp_path / "Ünïcode folder" / "a.JPG", b"12345")
+    (entry,) = list(Scanner(tmp_path))
+    assert entry._path is None  # nothing built yet
+    assert entry.path == photo and entry.key == os.fsencode(photo)
+    made = scan_module.FileEntry.from_stat(photo, photo.stat())
+    assert made == entry and hash(made) == hash(entry)
+    copied = pickle.loads(pickle.dumps(entry))
+    assert copied == entry and copied.path == photo and copied.key == entry.key
+    moved = entry.on_device(entry.device + 1)
+    assert moved != entry and moved.signature[1:] == entry.signature[1:]
+    assert moved.path == photo and str(photo) in repr(entry)
+
+
+@pytest.mark.parametrize(
+    "name", ["a.jpg", "A.JPG", ".jpg", "a.", "x/.hidden", "a.b/c", "a.tar.GZ", "noext",
+             "/p/q.r/s.DnG", "a..jpg"]
+)  # fmt: skip
+def test_suffix_is_what_pathlib_finds(name: str) -> None:
+    assert scan_module._suffix(name) == Path(name).suffix.lower()

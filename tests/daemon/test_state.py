@@ -150,3 +150,46 @@ def test_an_error_that_looks_like_damage_makes_the_next_open_check_the_file(
     db.close()
     StateDB.open(tmp_path).close()
     assert len(quick_checks) == 2
+
+
+def test_known_is_read_from_the_scan_index_alone(tmp_path: Path) -> None:
+    """A rescan's one query (every photo's signature, and whether this model and policy
+    tagged it) reads the covering index, not the rows with their probabilities: on a
+    100,000-photo state that is most of its cost (bench/rescan.py)."""
+    db = StateDB.open(tmp_path)
+    db.record(record(tmp_path / "a.jpg"))
+    db.record(record(tmp_path / "sub" / "b.jpg", model_id="old", inode=9))
+    db.record(record(tmp_path / "sub" / "c.jpg", outcome="failed", tags=()))
+    db.record(record(tmp_path / "d.jpg", library="other"))
+    statements: list[str] = []
+    db._connection().set_trace_callback(statements.append)
+
+    known = db.known("lib", "m1", '{"type":"default"}')
+    under = db.known("lib", "m1", '{"type":"default"}', under=tmp_path / "sub")
+
+    key = os.fsencode
+    assert known[key(tmp_path / "a.jpg")] == ((1, 2, 3, 4), True, True)
+    assert known[key(tmp_path / "sub" / "b.jpg")] == ((1, 9, 3, 4), False, True)
+    assert known[key(tmp_path / "sub" / "c.jpg")] == ((1, 2, 3, 4), True, False)
+    assert set(under) == {key(tmp_path / "sub" / "b.jpg"), key(tmp_path / "sub" / "c.jpg")}
+    conn = db._connection()
+    conn.set_trace_callback(None)
+    for statement in statements:
+        plan = " ".join(str(row[-1]) for row in conn.execute(f"EXPLAIN QUERY PLAN {statement}"))
+        assert "USING COVERING INDEX photos_scan" in plan, plan
+    db.close()
+
+
+def test_a_database_of_the_previous_schema_gets_the_scan_index(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    for version, script in enumerate(MIGRATIONS[:5], start=1):
+        conn.executescript(script)
+        conn.execute(f"PRAGMA user_version = {version}")
+    conn.close()
+    db = StateDB.open(tmp_path)
+    db.record(record(tmp_path / "a.jpg"))
+    assert db.known("lib", "m1", '{"type":"default"}')[os.fsencode(tmp_path / "a.jpg")].tagged
+    indexes = {row[0] for row in db._connection().execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index'")}  # fmt: skip
+    db.close()
+    assert "photos_scan" in indexes and "photos_library" not in indexes
