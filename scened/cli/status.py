@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 from pathlib import Path
 
 import click
@@ -22,6 +21,7 @@ from scened.config import Config, LibraryConfig, load_config
 from scened.daemon.decision import Verdict, verdict
 from scened.daemon.scan import Scanner
 from scened.daemon.service import classifier_from_config
+from scened.daemon.snapshot import compare
 from scened.daemon.state import DB_NAME, StateDB
 from scened.errors import LibraryError, StateError
 from scened.learning.personal import head_path, personal_for
@@ -149,12 +149,11 @@ def _pending(library: LibraryConfig, state: StateDB, model_id: str) -> int | str
     """Photos ``scened run`` would tag (:func:`scened.daemon.decision.verdict`): new,
     changed, or another model or policy; a photo that failed counts as failed only."""
     pending = 0
-    known = state.known(library.name, model_id, library.policy_key, under=library.scope)
+    scanner = Scanner(library.path, library.include, library.exclude, start=library.scope)
+    comparison = compare(scanner, state, library.name, model_id, library.policy_key,
+                         under=library.scope)  # fmt: skip
     try:
-        for entry in Scanner(library.path, library.include, library.exclude):
-            if not library.covers(entry.path):
-                continue
-            recorded = known.get(os.fsencode(entry.path))
+        for entry, recorded in comparison:
             failed = recorded is not None and not recorded.tagged
             if not failed and verdict(recorded, entry.signature) is Verdict.NEEDS_WORK:
                 pending += 1

@@ -10,8 +10,6 @@ forgets nothing and is one library-level error.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Collection
 from pathlib import Path
 
 from scened.config import LibraryConfig
@@ -20,19 +18,6 @@ log = logging.getLogger(__name__)
 
 #: Fewer missing photos than this are ordinary deletions and moves, whatever their share.
 MASS_DISAPPEARANCE = 10
-
-
-def photos_gone(seen: set[bytes], known: Collection[bytes], unreadable: list[Path]) -> list[Path]:
-    """Known photos the scan did not find, except under folders that could not be read.
-
-    ``known`` are the photos the state held when the run began (any recorded since
-    were seen by this scan); paths are compared encoded, as the state stores them.
-    """
-    return [
-        path
-        for path in (Path(os.fsdecode(key)) for key in known if key not in seen)
-        if not any(path.is_relative_to(d) for d in unreadable)
-    ]
 
 
 def refuse_mass_disappearance(

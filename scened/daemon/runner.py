@@ -47,7 +47,6 @@ from scened.daemon.faults import (
     mounted_read_only,
 )
 from scened.daemon.housekeeping import (
-    photos_gone,
     remove_leftovers,
 )
 from scened.daemon.jobs import (
@@ -66,6 +65,7 @@ from scened.daemon.recognise import policy_digest, recorded_in_photo
 from scened.daemon.recording import RecordingStage
 from scened.daemon.scan import Scanner
 from scened.daemon.settle import Settler
+from scened.daemon.snapshot import compare
 from scened.daemon.state import StateDB
 from scened.daemon.writing import WriteStage
 from scened.errors import PhotoBusyError, ScenedError
@@ -131,7 +131,6 @@ class LibraryRun(ClassifyStage, WriteStage, RecordingStage):
         self._sinks: list[Sink] = []
         #: Whether a sink keeps scened's record in the photo or its sidecar (xmp, sidecar).
         self._records_in_files = False
-        self._known: dict[bytes, Known] = {}
         self._policy_digest = policy_digest(library.policy_key)
         self._learner = Learner(state, library, classifier)
         self._files = file_classifier(classifier)
@@ -194,13 +193,11 @@ class LibraryRun(ClassifyStage, WriteStage, RecordingStage):
         settler = Settler(self.settings.settle_seconds, wait=self.settings.wait_to_settle)
         if self.progress.counts_first:  # a total for the bar: one quick walk first
             self.progress.expect(sum(1 for _ in self._scanner()))
-        seen: set[bytes] = set()
+        comparison = compare(scanner, self.state, self.library.name, self.model_id,
+                             self.library.policy_key, under=self.library.scope)  # fmt: skip
 
         def jobs() -> Iterator[Job]:
-            for entry in scanner:
-                key = entry.key
-                seen.add(key)
-                known = self._known.get(key)
+            for entry, known in comparison:
                 if (known is not None and known.signature == entry.signature) or settler.settled(
                     entry
                 ):
@@ -209,13 +206,7 @@ class LibraryRun(ClassifyStage, WriteStage, RecordingStage):
 
         run_id = None if self.settings.dry_run else self.state.start_run(
             self.library.name, self.model_id)  # fmt: skip
-        known = self._known = self.state.known(
-            self.library.name, self.model_id, self.library.policy_key, under=self.library.scope
-        )
-        try:
-            self._process(jobs(), scanner)
-        finally:
-            self._known = {}
+        self._process(jobs(), scanner)
         if self._state_error is not None:
             raise self._state_error
         if self._read_only is not None:
@@ -223,8 +214,8 @@ class LibraryRun(ClassifyStage, WriteStage, RecordingStage):
         self.summary.skipped[:0] = [*scanner.problems, *settler.left]
         self.summary.interrupted = self.stop.is_set()
         if not self.summary.interrupted:
-            self._forget_gone(photos_gone(seen, known, scanner.unreadable_dirs),
-                              len(known), len(seen), scanner.location)  # fmt: skip
+            self._forget_gone(comparison.gone(), comparison.known, comparison.seen,
+                              scanner.location)  # fmt: skip
             remove_leftovers(scanner.leftovers, dry_run=self.settings.dry_run)
         if run_id is not None:
             self.state.finish_run(run_id, self.summary.counts(),

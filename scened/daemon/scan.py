@@ -11,6 +11,10 @@ folders that cannot be read.  Those folders are also remembered (``unreadable_di
 so that the photos under them are not mistaken for deleted ones; files that vanish
 while scanning are simply not yielded.  A RAW or HEIC photo's signature covers its
 XMP sidecars too (:class:`FileEntry`).
+
+Photos come in the byte order of their paths (``os.fsencode``), the order in which the
+state's index keeps its records: :mod:`scened.daemon.snapshot` merges the two in one
+pass, holding one folder's entries at a time whatever the library's size.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ SUPPORTED_EXTENSIONS = SUFFIXES
 LEFTOVER_AGE_S = 15 * 60
 #: Folder names never entered (besides hidden ones): NAS thumbnail caches.
 SKIPPED_DIRS = frozenset({"@eaDir", "#recycle", "#snapshot"})
-_NAME = operator.attrgetter("name")
+_KEY = operator.itemgetter(0)
 
 
 class FileEntry:
@@ -191,21 +195,36 @@ class Scanner:
         self.location = (root_stat.st_dev, root_stat.st_ino)
         visited_dirs = {(root_stat.st_dev, root_stat.st_ino)}
         seen_files: set[tuple[int, int]] = set()
-        stack = [self.root]
         if self.start is not None and self.start != self.root:
-            stack = []
             entry = self._start_entry(self.start)
-            found = None if entry is None else self._visit(entry, visited_dirs, seen_files, stack)
-            if found is not None:
-                yield found
+            found = None if entry is None else self._visit(entry, visited_dirs, seen_files)
+            first = [] if found is None else [found[1]]
+        else:
+            first = self._children(self.root, visited_dirs, seen_files)
+        # depth first, each folder's children in the byte order of their paths (a folder
+        # "a" sorts as "a/"), so that the walk yields photos in the order of their keys
+        stack = [iter(first)]
         while stack:
-            folder = stack.pop()
-            subfolders: list[Path] = []
-            for entry in self._list(folder):
-                found = self._visit(entry, visited_dirs, seen_files, subfolders)
-                if found is not None:
-                    yield found
-            stack.extend(reversed(subfolders))
+            child = next(stack[-1], None)
+            if child is None:
+                stack.pop()
+            elif isinstance(child, FileEntry):
+                yield child
+            else:
+                stack.append(iter(self._children(child, visited_dirs, seen_files)))
+
+    def _children(
+        self, folder: Path, visited_dirs: set[tuple[int, int]], seen_files: set[tuple[int, int]]
+    ) -> list[FileEntry | Path]:
+        """The photos and the folders to enter in ``folder``, in the byte order of their
+        paths: what :func:`scened.daemon.snapshot` merges with the state's records."""
+        found = [
+            child
+            for entry in self._list(folder)
+            if (child := self._visit(entry, visited_dirs, seen_files)) is not None
+        ]
+        found.sort(key=_KEY)
+        return [item for _, item in found]
 
     def _start_entry(self, start: Path) -> os.DirEntry[str] | None:
         """``start``'s entry in its folder, if a walk of ``root`` would reach it."""
@@ -219,7 +238,7 @@ class Scanner:
     def _list(self, folder: Path) -> list[os.DirEntry[str]]:
         try:
             with os.scandir(folder) as entries:
-                return sorted(entries, key=_NAME)
+                return list(entries)
         except OSError as exc:
             if not isinstance(exc, FileNotFoundError):
                 self.unreadable_dirs.append(folder)
@@ -232,8 +251,8 @@ class Scanner:
         entry: os.DirEntry[str],
         visited_dirs: set[tuple[int, int]],
         seen_files: set[tuple[int, int]],
-        subfolders: list[Path],
-    ) -> FileEntry | None:
+    ) -> tuple[bytes, FileEntry | Path] | None:
+        """The photo ``entry`` is, or the folder to enter, with its key; None: neither."""
         if entry.name.startswith("."):
             if is_temporary_name(entry.name):
                 self._check_leftover(entry)
@@ -247,14 +266,14 @@ class Scanner:
         # (every folder walked is the root joined with names, so it starts with it)
         relative = entry.path[self._prefix :] if self.include or self.exclude else ""
         if stat.S_ISDIR(st.st_mode):
-            key = (st.st_dev, st.st_ino)
-            wanted = entry.name not in SKIPPED_DIRS and not matches(self.exclude, relative)
-            if wanted and key not in visited_dirs:
-                visited_dirs.add(key)
-                subfolders.append(Path(entry.path))
             if is_supported(entry.name):
                 self._skip(entry.path, "a folder named like a photo (its contents are scanned)")
-            return None
+            folder = (st.st_dev, st.st_ino)
+            wanted = entry.name not in SKIPPED_DIRS and not matches(self.exclude, relative)
+            if not wanted or folder in visited_dirs:
+                return None
+            visited_dirs.add(folder)
+            return os.fsencode(entry.path) + b"/", Path(entry.path)
         if not is_supported(entry.name):
             return None
         if not stat.S_ISREG(st.st_mode):
@@ -267,7 +286,8 @@ class Scanner:
         if (st.st_dev, st.st_ino) in seen_files:
             return None
         seen_files.add((st.st_dev, st.st_ino))
-        return FileEntry.from_stat(entry.path, st, os.fsencode(entry.path))
+        key = os.fsencode(entry.path)
+        return key, FileEntry.from_stat(entry.path, st, key)
 
     def _unreadable_entry(self, entry: os.DirEntry[str], path: Path, exc: OSError) -> None:
         """Report a photo-named entry that ``stat`` fails on; a vanished file is no news."""

@@ -37,6 +37,8 @@ from scened.daemon.state_schema import MIGRATIONS as MIGRATIONS
 from scened.errors import StateError
 
 DB_NAME = "state.sqlite3"
+#: Records a query of :meth:`StateDB.known` reads (about 100 bytes each in memory).
+KNOWN_PAGE = 5000
 
 
 def now_iso() -> str:
@@ -272,20 +274,33 @@ class StateDB:
 
     def known(
         self, library: str, model_id: str, policy: str, *, under: Path | None = None
-    ) -> dict[bytes, Known]:
-        """Every photo of ``library`` (or of its part ``under``: a folder or one photo) in
-        one query, by ``os.fsencode(path)``: what a scan compares each file with
-        (:func:`scened.daemon.decision.verdict`), without a query per file."""
+    ) -> Iterator[tuple[bytes, Known]]:
+        """Every photo of ``library`` (or of its part ``under``: a folder or one photo) by
+        ``os.fsencode(path)``, in the byte order of those keys (the scanner's order): what
+        a scan compares each file with (:mod:`scened.daemon.snapshot`).
+
+        Read from the ``photos_scan`` index alone, :data:`KNOWN_PAGE` records a query:
+        memory stays one page whatever the library's size, and no read transaction
+        stays open for the length of a scan (it would keep the WAL from being
+        checkpointed).  Records written meanwhile are for photos the scan has passed.
+        """
         where, params = _in_library(library, under)
-        rows = self._connection().execute(
-            "SELECT path, device, inode, size, mtime_ns, "
-            f"model_id IS ? AND policy IS ?, outcome = 'tagged' FROM photos WHERE {where}",
-            (model_id, policy, *params),
+        query = (
+            "SELECT path, device, inode, size, mtime_ns, model_id IS ? AND policy IS ?, "
+            f"outcome = 'tagged' FROM photos WHERE {where} AND path > ? ORDER BY path LIMIT ?"
         )
-        return {
-            path: Known((device, inode, size, mtime_ns), bool(current), bool(tagged))
-            for path, device, inode, size, mtime_ns, current, tagged in rows
-        }
+        after = b""
+        while True:
+            rows = (
+                self._connection()
+                .execute(query, (model_id, policy, *params, after, KNOWN_PAGE))
+                .fetchall()
+            )
+            for path, device, inode, size, mtime_ns, current, tagged in rows:
+                yield path, Known((device, inode, size, mtime_ns), bool(current), bool(tagged))
+            if len(rows) < KNOWN_PAGE:
+                return
+            after = rows[-1][0]
 
     def library_location(self, library: str) -> tuple[int, int] | None:
         """The (device, inode) of the library's folder at its last scan."""

@@ -94,7 +94,7 @@ def test_a_registered_model_by_name_and_the_spec_formula_on_request(
 
 def test_a_folder_stands_for_every_photo_below_it(real_photos: list[Path], tmp_path: Path) -> None:
     """The photos a run would tag (scened.formats suffixes, any case), recursively, in
-    name order; hidden files and other files are left out."""
+    the order of their paths; hidden files and other files are left out."""
     folder = tmp_path / "Pictures"
     (folder / "2023" / "05").mkdir(parents=True)
     (folder / ".thumbnails").mkdir()
@@ -107,5 +107,5 @@ def test_a_folder_stands_for_every_photo_below_it(real_photos: list[Path], tmp_p
 
     assert result.returncode == 0, result.stderr
     paths = [json.loads(line)["path"] for line in result.stdout.splitlines()]
-    assert paths == [str(folder / "b.JPG"), str(folder / "2023" / "05" / "a.jpeg"),
+    assert paths == [str(folder / "2023" / "05" / "a.jpeg"), str(folder / "b.JPG"),
                      str(real_photos[3])]  # fmt: skip

@@ -156,8 +156,9 @@ def libraries(tmp_path: Path, real_photos: list[Path]) -> tuple[Path, Path]:
     changes while it is tagged."""
     local = tmp_path / "local"
     (local / "real").mkdir(parents=True)
-    for photo in real_photos:
-        shutil.copy(photo, local / "real" / f"{photo.parent.name}-{photo.name}")
+    for photo in real_photos:  # writable, as a library's photos are (../shared's are not)
+        copy = Path(shutil.copy(photo, local / "real" / f"{photo.parent.name}-{photo.name}"))
+        copy.chmod(0o644)
     for colour in ("red", "green", "blue"):
         helpers.make_photo(local / f"{colour}.jpg", colour, size=(320, 240))
     helpers.make_photo(local / f"{CHANGING}.jpg", "blue")

@@ -55,7 +55,7 @@ def test_hidden_files_and_folders_and_nas_thumbnail_folders_are_skipped(tmp_path
     touch(tmp_path / "@eaDir" / "keep.jpg" / "SYNOPHOTO_THUMB_XL.jpg")
     touch(tmp_path / "album" / "in.png")
 
-    assert names(Scanner(tmp_path)) == ["keep.jpg", "album/in.png"]
+    assert names(Scanner(tmp_path)) == ["album/in.png", "keep.jpg"]
 
 
 def test_include_and_exclude_globs(tmp_path: Path) -> None:
@@ -63,7 +63,7 @@ def test_include_and_exclude_globs(tmp_path: Path) -> None:
         touch(tmp_path / rel)
 
     assert names(Scanner(tmp_path, include=["*.png", "raw/*"])) == ["b.PNG", "raw/c.nef"]
-    assert names(Scanner(tmp_path, exclude=["trash"])) == ["a.jpg", "b.PNG", "2024/f.jpg",
+    assert names(Scanner(tmp_path, exclude=["trash"])) == ["2024/f.jpg", "a.jpg", "b.PNG",
                                                            "raw/c.nef"]  # fmt: skip
     assert names(Scanner(tmp_path, exclude=["*.jpg"], include=["*"])) == ["b.PNG", "raw/c.nef"]
     assert matches(["2024/*"], "2024/x/y.jpg") and not matches(["2024/*"], "2023/y.jpg")
@@ -115,17 +115,37 @@ def test_unreadable_folder_is_reported_and_remembered(
     assert scanner.problems == [(locked, "cannot list folder: Permission denied")]
 
 
-def test_file_vanishing_during_the_scan_is_skipped(tmp_path: Path) -> None:
+def test_file_vanishing_during_the_scan_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deleted between the folder's listing and its ``stat``: not yielded, no problem."""
     for index in range(5):
         touch(tmp_path / f"{index}.jpg")
-    scanner = iter(Scanner(tmp_path))
-    first = next(scanner)
-    (tmp_path / "3.jpg").unlink()
+    listed = Scanner._list
 
-    rest = [entry.path.name for entry in scanner]
+    def list_then_delete(self: Scanner, folder: Path) -> list[os.DirEntry[str]]:
+        entries = listed(self, folder)
+        (tmp_path / "3.jpg").unlink()
+        return entries
 
-    assert first.path.name == "0.jpg"
-    assert rest == ["1.jpg", "2.jpg", "4.jpg"]
+    monkeypatch.setattr(Scanner, "_list", list_then_delete)
+    scanner = Scanner(tmp_path)
+
+    assert names(scanner) == ["0.jpg", "1.jpg", "2.jpg", "4.jpg"]
+    assert scanner.problems == []
+
+
+def test_photos_come_in_the_byte_order_of_their_keys(tmp_path: Path) -> None:
+    """The order the state's records come in (scened.daemon.snapshot merges the two): a
+    folder sorts as its name and a slash, names as their encoded bytes (an undecodable
+    byte after any character, where str order would put it before U+E000 and above)."""
+    for rel in ("b.jpg", "b/x.jpg", "b-c/y.jpg", "b0.jpg", "B.jpg", "a/b/c/d.jpg",
+                "\N{PILE OF POO}.jpg", "z.jpg"):  # fmt: skip
+        touch(tmp_path / rel)
+    touch(Path(os.fsdecode(os.fsencode(tmp_path) + b"/\xf5.jpg")))
+    keys = [entry.key for entry in Scanner(tmp_path)]
+    assert keys == sorted(keys) and len(keys) == 9
+    assert keys[-1] == os.fsencode(tmp_path) + b"/\xf5.jpg"
 
 
 def test_missing_or_non_folder_root_is_an_error(tmp_path: Path) -> None:

