@@ -3,7 +3,8 @@
 Built on ``os.scandir`` and ``stat`` only: nothing is ever opened while scanning, so a
 FIFO or a socket cannot hang it.  Symlinks are followed, with every folder visited
 once (by device and inode), so symlink loops end; a file reachable twice (hard links,
-symlinks) is yielded once.  Hidden files and folders, Synology ``@eaDir`` thumbnail
+symlinks) is yielded once: a symlink to a photo the walk reaches as itself is left out,
+and only hard-linked and symlinked files are remembered for that.  Hidden files and folders, Synology ``@eaDir`` thumbnail
 folders and anything that is not a regular file with a supported extension are
 skipped; entries that are named like photos but cannot be one (a FIFO, a folder, a
 dangling symlink, a symlink loop) are listed in ``problems`` with the reason, as are
@@ -47,6 +48,7 @@ LEFTOVER_AGE_S = 15 * 60
 #: Folder names never entered (besides hidden ones): NAS thumbnail caches.
 SKIPPED_DIRS = frozenset({"@eaDir", "#recycle", "#snapshot"})
 _KEY = operator.itemgetter(0)
+_NAME = operator.attrgetter("name")
 
 
 class FileEntry:
@@ -228,17 +230,41 @@ class Scanner:
 
     def _start_entry(self, start: Path) -> os.DirEntry[str] | None:
         """``start``'s entry in its folder, if a walk of ``root`` would reach it."""
-        for folder in start.relative_to(self.root).parents[:-1]:  # the folders above it
-            if folder.name.startswith(".") or folder.name in SKIPPED_DIRS:
-                return None
-            if matches(self.exclude, folder.as_posix()):
-                return None
+        if not self._folders_walked(start.relative_to(self.root)):
+            return None
         return next((e for e in self._list(start.parent) if e.name == start.name), None)
+
+    def _folders_walked(self, relative: Path) -> bool:
+        """Whether the folders above ``relative`` (to ``root``) are all walked."""
+        for folder in relative.parents[:-1]:
+            if folder.name.startswith(".") or folder.name in SKIPPED_DIRS:
+                return False
+            if matches(self.exclude, folder.as_posix()):
+                return False
+        return True
+
+    def _reached_as_itself(self, link: str) -> bool:
+        """Whether the file the symlink ``link`` points to is a photo this walk yields
+        under its own path (then the link is left out, and the photo yielded as itself)."""
+        top = self.root if self.start is None else self.start
+        target = Path(os.path.realpath(link))
+        real_root, real_top = (Path(os.path.realpath(p)) for p in (self.root, top))
+        if not target.is_relative_to(real_top) or not real_top.is_dir():
+            return False
+        relative = target.relative_to(real_root)
+        posix = relative.as_posix()
+        return (
+            self._folders_walked(relative)
+            and not relative.name.startswith(".")
+            and is_supported(relative.name)
+            and not matches(self.exclude, posix)
+            and (not self.include or matches(self.include, posix))
+        )
 
     def _list(self, folder: Path) -> list[os.DirEntry[str]]:
         try:
-            with os.scandir(folder) as entries:
-                return list(entries)
+            with os.scandir(folder) as entries:  # in name order: which of two links to
+                return sorted(entries, key=_NAME)  # one file or folder counts is stable
         except OSError as exc:
             if not isinstance(exc, FileNotFoundError):
                 self.unreadable_dirs.append(folder)
@@ -283,9 +309,19 @@ class Scanner:
             return None
         if self.include and not matches(self.include, relative):
             return None
+        # a file reachable twice is yielded once; only files that can be remembered
+        # (hard links, and links to photos the walk does not reach as themselves), so
+        # that memory does not grow with the library
+        if entry.is_symlink():
+            if self._reached_as_itself(entry.path):
+                return None
+            remember = True
+        else:
+            remember = st.st_nlink > 1
         if (st.st_dev, st.st_ino) in seen_files:
             return None
-        seen_files.add((st.st_dev, st.st_ino))
+        if remember:
+            seen_files.add((st.st_dev, st.st_ino))
         key = os.fsencode(entry.path)
         return key, FileEntry.from_stat(entry.path, st, key)
 

@@ -82,6 +82,27 @@ def test_symlink_loops_end_and_each_file_is_yielded_once(tmp_path: Path) -> None
     assert len(found) == 1
 
 
+def test_a_linked_photo_is_yielded_once_as_itself_and_one_outside_once(tmp_path: Path) -> None:
+    """Only hard links and symlinks are remembered (memory does not grow with the
+    library): a link to a photo the walk reaches as itself is left out, before or
+    after the photo in the walk's order; links to a photo outside count once."""
+    library, outside = tmp_path / "library", touch(tmp_path / "outside" / "o.jpg")
+    touch(library / "m" / "photo.jpg")
+    (library / "a_alias.jpg").symlink_to(library / "m" / "photo.jpg")
+    (library / "z_alias.jpg").symlink_to(library / "m" / "photo.jpg")
+    (library / "b_out.jpg").symlink_to(outside)
+    (library / "c_out.jpg").symlink_to(outside)
+    touch(library / ".hidden" / "h.jpg")
+    (library / "d_hidden.jpg").symlink_to(library / ".hidden" / "h.jpg")
+
+    assert names(Scanner(library)) == ["b_out.jpg", "d_hidden.jpg", "m/photo.jpg"]
+    # a walk of one folder (run --once FOLDER) yields a link to a photo outside it
+    (library / "m" / "link.jpg").symlink_to(library / "z_alias.jpg")  # to m/photo.jpg
+    (library / "m" / "q.jpg").symlink_to(touch(library / "q" / "r.jpg"))
+    assert names(Scanner(library, start=library / "m")) == ["m/photo.jpg", "m/q.jpg"]
+    assert names(Scanner(library)) == ["b_out.jpg", "d_hidden.jpg", "m/photo.jpg", "q/r.jpg"]
+
+
 def test_fifos_and_sockets_are_never_opened(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "pipe.jpg")
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
