@@ -2,9 +2,10 @@
 
 This machine, the coordinator, does what it does for a local run except reading,
 classifying and writing photos: it walks the library, keeps the state database, and
-decides in its feeder, from the run's one query of the state, what needs work (an
-unchanged photo never leaves it).  Photos that need work go, a batch at a time
-(``[cluster] batch_size``), with their scan signature and state row, to Dask workers
+decides in its feeder, from the state's records met in the walk's order
+(:mod:`scened.daemon.snapshot`), what needs work (an unchanged photo never leaves it).
+Photos that need work go, a batch at a time (``[cluster] batch_size``), with their
+scan signature and state row, to Dask workers
 that mount the same storage at the same path; each runs the runner's own stages on
 them (:mod:`scened.daemon.cluster_worker`) and sends the jobs back, and the
 coordinator records them through :meth:`LibraryRun.finish`, as a local run would:

@@ -319,9 +319,9 @@ class LibraryRun(ClassifyStage, WriteStage, RecordingStage):
         return True
 
     def _known_unchanged(self, job: Job) -> bool:
-        """The common case of a rescan, settled in the feeder from the run's one query
-        of the state (no query per photo, no reader): same stat signature, model and
-        policy as recorded.  Anything else goes on to :meth:`prepare`."""
+        """The common case of a rescan, settled in the feeder from the state's record met
+        in the walk's order (no query per photo, no reader): same stat signature, model
+        and policy as recorded.  Anything else goes on to :meth:`prepare`."""
         decided = verdict(job.known, job.entry.signature, retry_failed=self.settings.retry_failed)
         if decided is Verdict.NEEDS_WORK:
             return False

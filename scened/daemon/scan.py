@@ -1,17 +1,17 @@
 """Walks a library and yields its photos with their stat signature.
 
 Built on ``os.scandir`` and ``stat`` only: nothing is ever opened while scanning, so a
-FIFO or a socket cannot hang it.  Symlinks are followed, with every folder visited
-once (by device and inode), so symlink loops end; a file reachable twice (hard links,
+FIFO or a socket cannot hang it. Symlinks are followed, with every folder visited once
+(by device and inode), so symlink loops end; a file reachable twice (hard links,
 symlinks) is yielded once: a symlink to a photo the walk reaches as itself is left out,
-and only hard-linked and symlinked files are remembered for that.  Hidden files and folders, Synology ``@eaDir`` thumbnail
-folders and anything that is not a regular file with a supported extension are
-skipped; entries that are named like photos but cannot be one (a FIFO, a folder, a
-dangling symlink, a symlink loop) are listed in ``problems`` with the reason, as are
-folders that cannot be read.  Those folders are also remembered (``unreadable_dirs``)
-so that the photos under them are not mistaken for deleted ones; files that vanish
-while scanning are simply not yielded.  A RAW or HEIC photo's signature covers its
-XMP sidecars too (:class:`FileEntry`).
+and only hard-linked and symlinked files are remembered for that. Hidden files and
+folders, Synology ``@eaDir`` thumbnail folders and anything that is not a regular file
+with a supported extension are skipped; entries that are named like photos but cannot be
+one (a FIFO, a folder, a dangling symlink, a symlink loop) are listed in ``problems``
+with the reason, as are folders that cannot be read. Those folders are also remembered
+(``unreadable_dirs``) so that the photos under them are not mistaken for deleted ones;
+files that vanish while scanning are simply not yielded. A RAW or HEIC photo's signature
+covers its XMP sidecars too (:class:`FileEntry`).
 
 Photos come in the byte order of their paths (``os.fsencode``), the order in which the
 state's index keeps its records: :mod:`scened.daemon.snapshot` merges the two in one
@@ -219,7 +219,7 @@ class Scanner:
         self, folder: Path, visited_dirs: set[tuple[int, int]], seen_files: set[tuple[int, int]]
     ) -> list[FileEntry | Path]:
         """The photos and the folders to enter in ``folder``, in the byte order of their
-        paths: what :func:`scened.daemon.snapshot` merges with the state's records."""
+        paths: what :mod:`scened.daemon.snapshot` merges with the state's records."""
         found = [
             child
             for entry in self._list(folder)
