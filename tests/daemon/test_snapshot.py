@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,34 @@ def test_a_photo_found_out_of_order_is_looked_up_and_not_gone(
     assert looked_up == [os.fsencode(a)] and comparison.gone() == []
     assert (comparison.known, comparison.seen) == (2, 2)
     assert "found out of order" in caplog.text
+
+
+def test_the_merge_agrees_with_a_lookup_on_a_random_library(tmp_path: Path) -> None:
+    """Against the plain way (a dict of every record, a set of every path seen), on a
+    library of odd names (separators' neighbours in byte order, non-ASCII, undecodable
+    bytes, nested folders) with records for some of its photos and for photos gone."""
+    rng = random.Random(1234)
+    parts = ["a", "a-b", "a.b", "a0", "B", "b", "é", "\N{PILE OF POO}", "z z", "x!"]
+    library = tmp_path / "library"
+    photos: set[Path] = set()
+    for _ in range(150):
+        folders = [rng.choice(parts) for _ in range(rng.randrange(3))]
+        name = rng.choice(parts) + rng.choice([".jpg", ".JPG", "-1.jpg", ".png"])
+        photos.add(touch(library.joinpath(*folders, name)))
+    odd = os.fsencode(library) + b"/\xf5\xff.jpg"
+    photos.add(touch(Path(os.fsdecode(odd))))
+    recorded = set(rng.sample(sorted(photos), 90))
+    gone = {library / rng.choice(parts) / f"gone{i}.jpg" for i in range(20)}
+    db = StateDB.open(tmp_path / "state")
+    for path in sorted(recorded | gone):
+        db.record(record_of(path))
+    expected = dict(db.known("lib", "m", "p"))
+
+    comparison = compare(Scanner(library), db, "lib", "m", "p")
+    pairs = [(entry.key, known) for entry, known in comparison]
+
+    assert [key for key, _ in pairs] == sorted(os.fsencode(path) for path in photos)
+    assert dict(pairs) == {os.fsencode(p): expected.get(os.fsencode(p)) for p in photos}
+    assert set(comparison.gone()) == gone
+    assert (comparison.known, comparison.seen) == (len(recorded | gone), len(photos))
+    db.close()
