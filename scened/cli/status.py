@@ -19,9 +19,8 @@ import click
 from scened.cli.config_cmd import config_option
 from scened.config import Config, LibraryConfig, load_config
 from scened.daemon.decision import Verdict, verdict
-from scened.daemon.scan import Scanner
 from scened.daemon.service import classifier_from_config
-from scened.daemon.snapshot import compare
+from scened.daemon.snapshot import compare, scanner_for
 from scened.daemon.state import DB_NAME, StateDB
 from scened.errors import LibraryError, StateError
 from scened.learning.personal import head_path, personal_for
@@ -149,9 +148,8 @@ def _pending(library: LibraryConfig, state: StateDB, model_id: str) -> int | str
     """Photos ``scened run`` would tag (:func:`scened.daemon.decision.verdict`): new,
     changed, or another model or policy; a photo that failed counts as failed only."""
     pending = 0
-    scanner = Scanner(library.path, library.include, library.exclude, start=library.scope)
-    comparison = compare(scanner, state, library.name, model_id, library.policy_key,
-                         under=library.scope)  # fmt: skip
+    scanner = scanner_for(library)
+    comparison = compare(scanner, state, library, model_id)
     try:
         for entry, recorded in comparison:
             failed = recorded is not None and not recorded.tagged

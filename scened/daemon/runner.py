@@ -65,7 +65,7 @@ from scened.daemon.recognise import policy_digest, recorded_in_photo
 from scened.daemon.recording import RecordingStage
 from scened.daemon.scan import Scanner
 from scened.daemon.settle import Settler
-from scened.daemon.snapshot import compare
+from scened.daemon.snapshot import compare, scanner_for
 from scened.daemon.state import StateDB
 from scened.daemon.writing import WriteStage
 from scened.errors import PhotoBusyError, ScenedError
@@ -193,8 +193,7 @@ class LibraryRun(ClassifyStage, WriteStage, RecordingStage):
         settler = Settler(self.settings.settle_seconds, wait=self.settings.wait_to_settle)
         if self.progress.counts_first:  # a total for the bar: one quick walk first
             self.progress.expect(sum(1 for _ in self._scanner()))
-        comparison = compare(scanner, self.state, self.library.name, self.model_id,
-                             self.library.policy_key, under=self.library.scope)  # fmt: skip
+        comparison = compare(scanner, self.state, self.library, self.model_id)
 
         def jobs() -> Iterator[Job]:
             for entry, known in comparison:
@@ -223,8 +222,7 @@ class LibraryRun(ClassifyStage, WriteStage, RecordingStage):
 
     def _scanner(self) -> Scanner:
         """A walk of the library (or of the part of it this run is limited to)."""
-        return Scanner(self.library.path, self.library.include, self.library.exclude,
-                       start=self.library.scope)  # fmt: skip
+        return scanner_for(self.library)
 
     def _process(self, jobs: Iterator[Job], scanner: Scanner) -> None:
         """Take every job through the stages: here, the threaded pipeline (a cluster run

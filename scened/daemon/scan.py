@@ -246,20 +246,32 @@ class Scanner:
     def _reached_as_itself(self, link: str) -> bool:
         """Whether the file the symlink ``link`` points to is a photo this walk yields
         under its own path (then the link is left out, and the photo yielded as itself)."""
-        top = self.root if self.start is None else self.start
+        if self._real_folders is None:  # the walk is of one photo: nothing else is reached
+            return False
+        real_root, real_top = self._real_folders
         target = Path(os.path.realpath(link))
-        real_root, real_top = (Path(os.path.realpath(p)) for p in (self.root, top))
-        if not target.is_relative_to(real_top) or not real_top.is_dir():
+        if not target.is_relative_to(real_top):
             return False
         relative = target.relative_to(real_root)
-        posix = relative.as_posix()
         return (
             self._folders_walked(relative)
             and not relative.name.startswith(".")
             and is_supported(relative.name)
-            and not matches(self.exclude, posix)
-            and (not self.include or matches(self.include, posix))
+            and self._patterns_allow(relative.as_posix())
         )
+
+    @functools.cached_property
+    def _real_folders(self) -> tuple[Path, Path] | None:
+        """The root's and the walked folder's real paths (None: the walk is of a photo)."""
+        top = self.root if self.start is None else self.start
+        real_root, real_top = (Path(os.path.realpath(p)) for p in (self.root, top))
+        return (real_root, real_top) if real_top.is_dir() else None
+
+    def _patterns_allow(self, relative: str) -> bool:
+        """Whether include/exclude let a photo at ``relative`` (POSIX, to ``root``) in."""
+        if matches(self.exclude, relative):
+            return False
+        return not self.include or matches(self.include, relative)
 
     def _list(self, folder: Path) -> list[os.DirEntry[str]]:
         try:
@@ -305,9 +317,7 @@ class Scanner:
         if not stat.S_ISREG(st.st_mode):
             self._skip(entry.path, f"not a regular file but {_file_kind(st.st_mode)}; never opened")
             return None
-        if matches(self.exclude, relative):
-            return None
-        if self.include and not matches(self.include, relative):
+        if not self._patterns_allow(relative):
             return None
         # a file reachable twice is yielded once; only files that can be remembered
         # (hard links, and links to photos the walk does not reach as themselves), so

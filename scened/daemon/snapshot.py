@@ -22,6 +22,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
+from scened.config import LibraryConfig
 from scened.daemon.decision import Known
 from scened.daemon.scan import FileEntry, Scanner
 from scened.daemon.state import StateDB
@@ -99,16 +100,19 @@ class Comparison:
         ]
 
 
-def compare(
-    scanner: Scanner, state: StateDB, library: str, model_id: str, policy: str,
-    *, under: Path | None = None,
-) -> Comparison:  # fmt: skip
-    """``scanner``'s walk against ``state``'s records of ``library`` (or of its part
-    ``under``), each record saying whether ``model_id`` and ``policy`` tagged it."""
+def scanner_for(library: LibraryConfig) -> Scanner:
+    """A walk of ``library``, or of the part a run is limited to (``run --once PATH``)."""
+    return Scanner(library.path, library.include, library.exclude, start=library.scope)
+
+
+def compare(scanner: Scanner, state: StateDB, library: LibraryConfig, model_id: str) -> Comparison:
+    """``scanner``'s walk against ``state``'s records of ``library`` (of its scope only,
+    if limited), each record saying whether ``model_id`` and its policy tagged it."""
+    policy = library.policy_key
 
     def look_up(key: bytes) -> Known | None:
         record = state.get(Path(os.fsdecode(key)))
         return None if record is None else record.known(model_id, policy)
 
-    records = state.known(library, model_id, policy, under=under)
+    records = state.known(library.name, model_id, policy, under=library.scope)
     return Comparison(scanner, records, scanner.unreadable_dirs, look_up)

@@ -8,11 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from scened.config import LibraryConfig, parse_config
 from scened.daemon import state as state_module
 from scened.daemon.decision import Known
-from scened.daemon.scan import FileEntry, Scanner
-from scened.daemon.snapshot import Comparison, compare
+from scened.daemon.scan import FileEntry
+from scened.daemon.snapshot import Comparison, compare, scanner_for
 from scened.daemon.state import PhotoRecord, StateDB
+
+#: The policy key of a library with the default policy (what the records say).
+POLICY = parse_config({"libraries": [{"path": "/x", "name": "lib"}]}, None).libraries[0].policy_key
+
+
+def library_at(path: Path) -> LibraryConfig:
+    """The library "lib" at ``path``, with the default policy."""
+    return parse_config({"libraries": [{"path": str(path), "name": "lib"}]}, None).libraries[0]
 
 
 def touch(path: Path) -> Path:
@@ -27,7 +36,7 @@ def record_of(path: Path, **changes: object) -> PhotoRecord:
         "library": "lib", "path": path, "device": st.st_dev if st else 1,
         "inode": st.st_ino if st else 2, "size": st.st_size if st else 3,
         "mtime_ns": st.st_mtime_ns if st else 4, "content_hash": "h", "model_id": "m",
-        "policy": "p", "probabilities": (1.0,), "tags": ("Beach",), "outcome": "tagged",
+        "policy": POLICY, "probabilities": (1.0,), "tags": ("Beach",), "outcome": "tagged",
     }  # fmt: skip
     values.update(changes)
     return PhotoRecord(**values)  # type: ignore[arg-type]
@@ -43,7 +52,7 @@ def test_each_photo_meets_its_record_and_the_rest_are_gone(tmp_path: Path) -> No
         db.record(record_of(path))
     db.record(record_of(library / "b-x/d.jpg", model_id="old"))
 
-    comparison = compare(Scanner(library), db, "lib", "m", "p")
+    comparison = compare(scanner_for(library_at(library)), db, library_at(library), "m")
     pairs = {entry.path: known for entry, known in comparison}
 
     assert set(pairs) == {*kept, new} and pairs[new] is None
@@ -68,7 +77,7 @@ def test_records_come_a_page_at_a_time_in_key_order(
     queries: list[str] = []
     db._connection().set_trace_callback(queries.append)
 
-    keys = [key for key, _ in db.known("lib", "m", "p")]
+    keys = [key for key, _ in db.known("lib", "m", POLICY)]
 
     assert keys == sorted(os.fsencode(path) for path in paths)
     assert sum("FROM photos" in query for query in queries) == 3  # 2 + 2 + 1
@@ -129,9 +138,9 @@ def test_the_merge_agrees_with_a_lookup_on_a_random_library(tmp_path: Path) -> N
     db = StateDB.open(tmp_path / "state")
     for path in sorted(recorded | gone):
         db.record(record_of(path))
-    expected = dict(db.known("lib", "m", "p"))
+    expected = dict(db.known("lib", "m", POLICY))
 
-    comparison = compare(Scanner(library), db, "lib", "m", "p")
+    comparison = compare(scanner_for(library_at(library)), db, library_at(library), "m")
     pairs = [(entry.key, known) for entry, known in comparison]
 
     assert [key for key, _ in pairs] == sorted(os.fsencode(path) for path in photos)

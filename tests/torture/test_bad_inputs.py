@@ -162,7 +162,7 @@ def stat_is_fifo(path: Path) -> bool:
 def test_a_file_deleted_between_scan_and_read_fails_alone(tmp_path: Path) -> None:
     """The scan has stat'ed the file; it is gone when the reader opens it."""
     from scened.config import parse_config
-    from scened.daemon import runner
+    from scened.daemon import snapshot
     from scened.daemon.scan import FileEntry, Scanner
     from scened.daemon.service import run_library, settings_for
     from scened.model.runtime import load_classifier
@@ -187,7 +187,7 @@ def test_a_file_deleted_between_scan_and_read_fails_alone(tmp_path: Path) -> Non
         None,
     )  # fmt: skip
     patch = pytest.MonkeyPatch()
-    patch.setattr(runner, "Scanner", VanishingScanner)
+    patch.setattr(snapshot, "Scanner", VanishingScanner)  # what scanner_for builds
     try:
         summary = run_library(
             config.libraries[0], config=config, classifier=load_classifier(),
