@@ -87,6 +87,7 @@ def compare_write(paths: list[Path], writer: KeywordWriter, options: KeywordOpti
     from scened.metadata.atomic import replace_contents
     from scened.metadata.fields import Provenance
     from scened.metadata.tagger import _tag_planner
+    from scened.types import Spliced
 
     provenance = Provenance("m")
     planner = _tag_planner(["Beach", "Sky"], options, provenance)
@@ -94,7 +95,7 @@ def compare_write(paths: list[Path], writer: KeywordWriter, options: KeywordOpti
     def whole(data: bytes, path: Path) -> bytes | None:
         return writer._edit_content(data, path, planner)
 
-    def spliced(data: bytes, path: Path) -> bytes | None:
+    def spliced(data: bytes, path: Path) -> Spliced | None:
         found = jpeg_segments.find(data)
         assert found is not None
         edited = whole(jpeg_segments.carrier(data, found), path)

@@ -59,6 +59,24 @@ class Replaced:
     digest: str
 
 
+@dataclass(frozen=True)
+class Spliced:
+    """New content for a file that keeps its old bytes from ``tail_from`` on:
+    ``head`` followed by ``old[tail_from:]``.
+
+    A JPEG whose keyword segments were replaced is this: a few kilobytes of new head
+    and the unchanged rest (the picture, most of its bytes), which the writer copies
+    in the kernel from the file itself instead of writing it again from memory.
+    """
+
+    head: bytes
+    tail_from: int
+
+    def joined(self, old: bytes) -> bytes:
+        """The whole new content, given the old."""
+        return self.head + memoryview(old)[self.tail_from :]
+
+
 class Policy(Protocol):
     """Chooses the tags for one prediction."""
 

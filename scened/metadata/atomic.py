@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import hashlib
 import os
 import stat
 import tempfile
@@ -36,13 +35,15 @@ from pathlib import Path
 
 from scened.errors import MetadataError, PhotoBusyError, ScenedError
 from scened.libc import libc as load_libc
+from scened.metadata.filecopy import copy_range, write_content
 from scened.metadata.lease import ReadLease, open_for_reading
-from scened.types import Replaced
+from scened.types import Replaced, Spliced
 
 #: ``edit(temporary_path) -> changed``: returns False when there is nothing to write.
 Edit = Callable[[Path], bool]
-#: ``transform(content) -> new content``, or None when there is nothing to change.
-Transform = Callable[[bytes], bytes | None]
+#: ``transform(content) -> new content`` (whole, or a new head before the old tail),
+#: or None when there is nothing to change.
+Transform = Callable[[bytes], bytes | Spliced | None]
 
 
 #: A file's identity and state as scened read it: (device, inode, size, mtime_ns).
@@ -99,9 +100,12 @@ def replace_contents(
     """Put ``transform(content)`` in ``path``'s place; None if it returns None (no change).
 
     ``content`` is what was read of ``path`` when its signature was ``expect``: the
-    photo is not read again (one read a photo).  A file whose signature is no longer
-    ``expect`` is left alone (:class:`~scened.errors.PhotoBusyError`), and the swap is
-    the same compare and swap as :func:`replace_atomically`'s.
+    photo is not read again (one read a photo): a :class:`~scened.types.Spliced`
+    result has its unchanged tail copied by the kernel from the photo (the descriptor
+    the lease is on, checked to be ``expect``), not written from memory.  A file whose
+    signature is no longer ``expect`` is left alone
+    (:class:`~scened.errors.PhotoBusyError`), and the swap is the same compare and
+    swap as :func:`replace_atomically`'s.
     """
     target = Path(os.path.realpath(path))
     try:
@@ -118,10 +122,8 @@ def replace_contents(
             new = transform(content)
             if new is None:
                 return False
-            with temporary.open("wb") as handle:
-                handle.write(new)
-                handle.flush()
-                digest = hashlib.sha256(new).hexdigest()  # the GIL is released meanwhile
+            with temporary.open("wb", buffering=0) as handle:
+                digest = write_content(handle, new, content, source)
                 written.append(Replaced(_signature(os.fstat(handle.fileno())), digest))
             return True
 
@@ -230,12 +232,7 @@ def _temporary_beside(target: Path) -> Path:
 def _copy_from(original: int, temporary: Path) -> None:
     """Copy the photo from the descriptor the lease is on (not by name: the same file)."""
     with temporary.open("wb") as dst:
-        offset, size = 0, os.fstat(original).st_size
-        while offset < size:
-            sent = os.sendfile(dst.fileno(), original, offset, size - offset)
-            if sent == 0:
-                break  # truncated meanwhile: the swap's check will notice
-            offset += sent
+        copy_range(original, dst.fileno(), 0, os.fstat(original).st_size)
 
 
 def _signature(st: os.stat_result) -> Signature:

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from scened.types import Spliced
+
 _SOI = b"\xff\xd8"
 _SOS = 0xDA
 _APP1 = 0xE1
@@ -121,11 +123,13 @@ def keyword_segments_of(edited_carrier: bytes) -> bytes | None:
     return b"".join(edited_carrier[s.start : s.end] for s in found.keyword_segments)
 
 
-def splice(data: bytes, found: MetadataSegments, new_segments: bytes) -> bytes:
+def splice(data: bytes, found: MetadataSegments, new_segments: bytes) -> Spliced:
     """``data`` with its keyword segments replaced by ``new_segments``.
 
     The new segments go where the first old one was (or after JFIF/EXIF when there
-    was none); every other byte of the photo is kept as it was.
+    was none); every other byte of the photo is kept as it was.  The result is the
+    new head and where ``data``'s unchanged tail starts (after the last old keyword
+    segment): the writer copies that tail from the photo itself.
     """
     old = found.keyword_segments
     at = old[0].start if old else found.insert_at
@@ -140,8 +144,7 @@ def splice(data: bytes, found: MetadataSegments, new_segments: bytes) -> bytes:
     if not old:
         parts += [view[:at], new_segments]
         position = at
-    parts.append(view[position:])
-    return b"".join(parts)
+    return Spliced(b"".join(parts), position)
 
 
 @functools.cache

@@ -35,7 +35,7 @@ from scened.metadata.formats import (
     existing_sidecars,
     placement_for,
 )
-from scened.types import Replaced, TagResult
+from scened.types import Replaced, Spliced, TagResult
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class KeywordWriter:
             options = dataclasses.replace(options, iptc=False)
         planner = _tag_planner(tags, options, provenance)
 
-        def transform(data: bytes) -> bytes | None:
+        def transform(data: bytes) -> bytes | Spliced | None:
             found = jpeg_segments.find(data) if path.suffix.lower() in JPEG else None
             if found is None:
                 return self._edit_content(data, path, planner)

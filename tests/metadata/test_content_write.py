@@ -7,15 +7,19 @@ and refuse a photo that changed since it was read.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import resource
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from scened.errors import MetadataError, PhotoBusyError
 from scened.metadata import jpeg_segments
@@ -183,3 +187,118 @@ def test_processes_of_the_pool_serve_threads_at_once(
         assert all(oracle.keyword_fields(p)["subject"] == ["Beach"] for p in photos)
     finally:
         worker.close()
+
+
+def _real_jpeg(folder: Path, real_photos: list[Path]) -> Path:
+    """A camera-size JPEG (1600x1200, EXIF) made from a real photo: its picture data
+    is most of its bytes, as in a camera's."""
+    photo = folder / "camera.jpg"
+    exif = Image.Exif()
+    exif[0x010F] = "ScenedCam"  # Make
+    with Image.open(real_photos[0]) as real:
+        real.convert("RGB").resize((1600, 1200)).save(photo, "JPEG", quality=92,
+                                                      exif=exif.tobytes())  # fmt: skip
+    return photo
+
+
+def _tail_from(original: bytes) -> int:
+    """Where a JPEG's unchanged tail starts once its keyword segments are replaced."""
+    found = jpeg_segments.find(original)
+    assert found is not None
+    old = found.keyword_segments
+    return old[-1].end if old else found.insert_at
+
+
+@pytest.mark.parametrize("keywords_before", [False, True], ids=["inserted", "replaced"])
+def test_the_picture_of_a_spliced_jpeg_is_copied_by_the_kernel_from_the_photo(
+    tmp_path: Path,
+    writer: KeywordWriter,
+    oracle: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    real_photos: list[Path],
+    keywords_before: bool,
+) -> None:
+    """The unchanged tail (the picture: most of a JPEG's bytes) goes from the photo to
+    the new file by ``copy_file_range``, not through memory; the file and its digest
+    are still exactly the splice of what was read."""
+    photo = _real_jpeg(tmp_path, real_photos)
+    if keywords_before:
+        oracle.add_user_keywords(photo, ["Urlaub"], [])
+    original = photo.read_bytes()
+    tail_from = _tail_from(original)
+    copied: list[int] = []
+    real_copy_file_range = os.copy_file_range
+
+    def recording(source: int, destination: int, count: int, *offsets: Any) -> int:
+        copied.append(real_copy_file_range(source, destination, count, *offsets))
+        return copied[-1]
+
+    monkeypatch.setattr(os, "copy_file_range", recording)
+    replaced = tag_content(writer, photo, ["Beach"])
+
+    new = photo.read_bytes()
+    assert sum(copied) == len(original) - tail_from > 0.9 * len(original)
+    assert new.endswith(original[tail_from:])
+    assert outside_keyword_segments(new) == outside_keyword_segments(original)
+    assert replaced == Replaced(signature(photo), hashlib.sha256(new).hexdigest())
+    assert oracle.keyword_fields(photo)["subject"] == ["Urlaub", "Beach"][1 - keywords_before :]
+
+
+@pytest.mark.parametrize(
+    "unsupported",
+    [errno.EXDEV, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL],
+    ids=["EXDEV", "EOPNOTSUPP", "ENOSYS", "EINVAL"],
+)
+def test_where_the_file_system_cannot_copy_a_range_sendfile_copies_the_picture(
+    tmp_path: Path,
+    writer: KeywordWriter,
+    oracle: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    real_photos: list[Path],
+    unsupported: int,
+) -> None:
+    photo = _real_jpeg(tmp_path, real_photos)
+    original = photo.read_bytes()
+    sent: list[int] = []
+    real_sendfile = os.sendfile
+
+    def refused(*args: Any) -> int:
+        raise OSError(unsupported, os.strerror(unsupported))
+
+    def recording(destination: int, source: int, offset: int | None, count: int) -> int:
+        sent.append(real_sendfile(destination, source, offset, count))
+        return sent[-1]
+
+    monkeypatch.setattr(os, "copy_file_range", refused)
+    monkeypatch.setattr(os, "sendfile", recording)
+    replaced = tag_content(writer, photo, ["Beach"])
+
+    new = photo.read_bytes()
+    assert sum(sent) == len(original) - _tail_from(original)
+    assert outside_keyword_segments(new) == outside_keyword_segments(original)
+    assert replaced == Replaced(signature(photo), hashlib.sha256(new).hexdigest())
+    assert oracle.keyword_fields(photo)["subject"] == ["Beach"]
+
+
+def test_a_disk_that_fills_during_the_kernel_copy_leaves_the_photo_as_it_was(
+    tmp_path: Path, writer: KeywordWriter, real_photos: list[Path]
+) -> None:
+    """A real limit, not a patched call: the file size limit (what a full quota does)
+    makes ``copy_file_range`` fail half-way through the picture."""
+    photo = _real_jpeg(tmp_path, real_photos)
+    original = photo.read_bytes()
+    content, read_at = photo.read_bytes(), signature(photo)
+    writer.read(photo)  # the metadata worker runs already, outside the limit
+    limits = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of the signal
+    resource.setrlimit(resource.RLIMIT_FSIZE, (len(original) // 2, limits[1]))
+    try:
+        with pytest.raises(MetadataError, match="File too large") as caught:
+            writer.tag_content(photo, content, ["Beach"], KeywordOptions(), expect=read_at,
+                               provenance=SIGNED)  # fmt: skip
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limits)
+        signal.signal(signal.SIGXFSZ, handler)
+    assert caught.value.path == photo
+    assert photo.read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["camera.jpg"]
