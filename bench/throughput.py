@@ -31,6 +31,7 @@ naive, peak RSS <= 300 MB.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -53,31 +54,42 @@ SCENED = str(Path(sys.executable).with_name("scened"))
 READERS = 2  # the pipeline's default [pipeline] readers
 
 
+def bundled_model() -> tuple[int, str]:
+    """The input size and backbone of the model ``scened run`` uses by default: the
+    ceiling decodes for that size (a 224 px model needs a larger reduced-DCT decode
+    than a 160 px one), and the naive baseline rebuilds that very model."""
+    meta = json.loads((BUNDLED_MODEL_DIR / "model.json").read_text(encoding="utf-8"))
+    return int(meta["input"]["size"]), str(meta["backbone"])
+
+
 def naive(photos: list[Path]) -> float:
     """Images/s of full decode + Keras, one image at a time."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from scened_training.model import rebuild_model  # type: ignore[import-not-found]
 
-    model = rebuild_model(BUNDLED_MODEL_DIR / "head.npz")
-    warm = load_for_model(photos[0], use_draft=False)
+    size, backbone = bundled_model()
+    model = rebuild_model(BUNDLED_MODEL_DIR / "head.npz", size, backbone)
+    warm = load_for_model(photos[0], size=size, use_draft=False)
     model(warm[None].astype(np.float32), training=False)  # build the graph outside the clock
     start = time.perf_counter()
     for path in photos:
-        pixels = load_for_model(path, use_draft=False)
+        pixels = load_for_model(path, size=size, use_draft=False)
         model(pixels[None].astype(np.float32), training=False)
     return len(photos) / (time.perf_counter() - start)
 
 
-def _read_and_decode(path: Path) -> None:
+def _read_and_decode(path: Path, size: int) -> None:
     _, data = read_photo(path)
-    load_for_model(data if data is not None else path)
+    load_for_model(data if data is not None else path, size=size)
 
 
 def ceiling(photos: list[Path], threads: int) -> float:
-    """Images/s of scened's reader stage alone on ``threads`` threads."""
+    """Images/s of scened's reader stage alone on ``threads`` threads, decoding for the
+    bundled model's input size as scened does."""
+    size, _ = bundled_model()
     start = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        for _ in pool.map(_read_and_decode, photos):
+        for _ in pool.map(lambda path: _read_and_decode(path, size), photos):
             pass
     return len(photos) / (time.perf_counter() - start)
 
