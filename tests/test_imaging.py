@@ -47,6 +47,28 @@ def test_exif_orientation_is_applied() -> None:
     assert upright[150, 80].mean() > 220
 
 
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_the_crop_is_taken_without_a_copy_of_the_decoded_photo(
+    orientation: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model's crop comes from the decoded image itself (a 12 MP JPEG decodes to
+    1000x750, a 2000x1500 PNG to 9 MB): no whole copy of it is made on the way, and
+    the pixels are those of the upright photo."""
+    pixels = np.zeros((200, 400, 3), np.uint8)
+    pixels[:, 200:] = 255
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    data = _jpeg_bytes(Image.fromarray(pixels), exif=exif)
+    expected = load_for_model(data)
+
+    def no_copy(image: Image.Image) -> Image.Image:
+        raise AssertionError(f"a copy of the decoded {image.size} image")
+
+    monkeypatch.setattr(Image.Image, "copy", no_copy)
+    assert np.array_equal(load_for_model(data), expected)
+    assert (expected[10, 80].mean() < 30) == (orientation == 6)  # rotated: black on top
+
+
 @pytest.mark.parametrize(
     ("mode", "make"),
     [
