@@ -32,7 +32,11 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+from scened.libc import libc
+
 CRASH_ON_ENV = "SCENED_METADATA_WORKER_CRASH_ON"
+#: After a request that carried a photo at least this large, freed memory goes back.
+TRIM_AFTER_BYTES = 1 << 20
 
 
 def handle(request: dict[str, Any], payload: bytes | None = None) -> tuple[Any, bytes | None]:
@@ -75,6 +79,19 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> None:
         if content is not None:
             replies.write(content)
         replies.flush()
+        if max(size or 0, reply["payload"] or 0) >= TRIM_AFTER_BYTES:
+            payload = content = None
+            _give_memory_back()
+
+
+def _give_memory_back() -> None:
+    """Return the freed heap to the system after a whole photo went through: glibc
+    keeps it otherwise (its mmap threshold rises to the largest block freed), and
+    the worker would hold the peak of its largest photo for the rest of the run."""
+    c_library = libc()
+    trim = getattr(c_library, "malloc_trim", None) if c_library is not None else None
+    if trim is not None:
+        trim(0)
 
 
 def main() -> None:

@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from scened.errors import MetadataError
 from scened.metadata.client import MetadataWorker
@@ -86,3 +88,31 @@ def test_the_worker_outlives_ctrl_c_and_systemds_stop_and_ends_with_its_pipe(
     process.stdin.close()  # what the parent's exit does
     assert process.wait(timeout=30) == 0
     worker.channels[0].process = None
+
+
+def _resident_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return int(next(line.split()[1] for line in status if line.startswith("VmRSS:")))
+
+
+def test_a_worker_gives_back_the_memory_of_a_large_photo(tmp_path: Path) -> None:
+    """A whole photo through the worker (a PNG is not spliced) leaves it as small as it
+    was: glibc would otherwise keep the freed heap, and the worker would hold the
+    peak of its largest photo for the rest of the run."""
+    noise = np.random.default_rng(0).integers(0, 256, (2000, 2500, 3), dtype=np.uint8)
+    photo = tmp_path / "export.png"
+    Image.fromarray(noise).save(photo, compress_level=0)  # ~15 MB
+    content = photo.read_bytes()
+    worker = MetadataWorker(timeout=60, processes=1)
+    try:
+        worker.read(photo)  # started, exiv2 loaded
+        process = worker.channels[0].process
+        assert process is not None
+        before = _resident_kib(process.pid)
+        edited = worker.write_bytes(content, {"Xmp.dc.subject": ["Beach"]}, photo)
+        worker.read(photo)  # answered one request at a time: the last one is done
+        after = _resident_kib(process.pid)
+    finally:
+        worker.close()
+    assert len(edited) > len(content)
+    assert after - before < 8 * 1024, f"{before} kB before, {after} kB after"
