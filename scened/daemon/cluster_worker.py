@@ -48,7 +48,7 @@ from scened.daemon.runner import LibraryRun, RunSettings, _needs_model, _needs_w
 from scened.daemon.scan import FileEntry
 from scened.daemon.state import PhotoRecord, StateDB
 from scened.errors import LibraryError, ScenedError
-from scened.imaging import load_for_model, register_optional_decoders
+from scened.imaging import register_optional_decoders
 from scened.metadata.lease import ignore_lease_breaks
 from scened.model.runtime import Classifier, load_classifier
 from scened.plugins import get_plugin_manager
@@ -253,13 +253,7 @@ class _WorkerRun(LibraryRun):
         return finished
 
     def prepare(self, job: Job) -> None:
-        """The runner's :meth:`~LibraryRun.prepare`, from the photo's signature now.
-
-        A photo that changed since the scan and is recognised as tagged by this model,
-        policy and pixels (a lost attempt of this batch wrote it) is decoded again so
-        that :meth:`classify` gives the prediction the lost attempt had: recorded, not
-        written.
-        """
+        """The runner's :meth:`~LibraryRun.prepare`, from the photo's signature now."""
         scanned = self.devices.to_worker(job.entry)
         try:
             now = FileEntry.from_stat(job.path, job.path.stat())
@@ -267,9 +261,17 @@ class _WorkerRun(LibraryRun):
             now = scanned  # prepare's read fails the photo as a local run would
         job.entry = now
         super().prepare(job)
-        if job.action == Action.RECOGNISED and now.signature != scanned.signature:
+
+    def _settled_by_record(self, job: Job) -> None:
+        """A photo the coordinator sent for work whose own record (in it or in its
+        sidecar) says this model and policy tagged these pixels: a lost attempt of
+        this batch wrote it.  It is classified all the same (its pixels are at hand)
+        so that its row records the prediction the lost attempt had, as a local run's
+        row would; its recorded tags stand and nothing is written."""
+        if job.action == Action.RECOGNISED:
             self._adopted[id(job)] = job.tags
-            job.pixels = load_for_model(job.path, size=self.classifier.input_size)
+        else:
+            super()._settled_by_record(job)
 
     def _needs_model(self, job: Job) -> bool:
         return _needs_model(job) or id(job) in self._adopted

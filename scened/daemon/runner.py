@@ -279,7 +279,7 @@ class LibraryRun(ClassifyStage, WriteStage, RecordingStage):
         job.pixels = _load(source, job.path, self.classifier.input_size)
         job.pixel_digest = pixel_digest(job.pixels)
         if self._recognised(job, known, data):
-            job.pixels = None
+            self._settled_by_record(job)
             return
         job.action = Action.CLASSIFY
         self._keep(job, data)
@@ -295,6 +295,11 @@ class LibraryRun(ClassifyStage, WriteStage, RecordingStage):
         if job.content is not None:
             self._kept.give_back(len(job.content))
             job.content = None
+
+    def _settled_by_record(self, job: Job) -> None:
+        """A photo whose pixels were already tagged by this model and policy
+        (:meth:`_recognised`): its tags stand and nothing is classified."""
+        job.pixels = None
 
     def _recognised(self, job: Job, known: Known | None, data: bytes | None) -> bool:
         """Whether ``job``'s pixels were already tagged by this model and policy
