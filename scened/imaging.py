@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import BinaryIO, TypeVar
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from scened.errors import ImageError, ImageTooLargeError, UnsupportedImageError
 from scened.library_noise import route_libtiff_messages
@@ -143,8 +143,13 @@ def decode_rgb(
     path, else ``name`` (the file's path or name when ``source`` is its bytes); one
     that LibRaw does not recognise is tried as an ordinary image (a TIFF named .NEF).
     """
-    # a copy, so that the image outlives the decoded file being closed
-    return _decode(source, size, max_pixels, use_draft, name, Image.Image.copy)
+    return _decode(source, size, max_pixels, use_draft, name, _detached)
+
+
+def _detached(image: Image.Image) -> Image.Image:
+    """``image``, or a copy of it while it is still the opened file's (closing the file
+    would close it): a converted image or a RAW preview is already its own."""
+    return image.copy() if isinstance(image, ImageFile.ImageFile) else image
 
 
 def _decode(

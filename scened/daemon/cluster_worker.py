@@ -265,9 +265,10 @@ class _WorkerRun(LibraryRun):
     def _settled_by_record(self, job: Job) -> None:
         """A photo the coordinator sent for work whose own record (in it or in its
         sidecar) says this model and policy tagged these pixels: a lost attempt of
-        this batch wrote it.  It is classified all the same (its pixels are at hand)
-        so that its row records the prediction the lost attempt had, as a local run's
-        row would; its recorded tags stand and nothing is written."""
+        this batch wrote it (or the coordinator's state was rebuilt).  It is
+        classified all the same (its pixels are at hand) so that its row records the
+        prediction, as a local run that tagged it records it; its recorded tags
+        stand and nothing is written."""
         if job.action == Action.RECOGNISED:
             self._adopted[id(job)] = job.tags
         else:
